@@ -1,0 +1,208 @@
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger } from '../../../lib/log.js';
+import { freePort, startProcess, waitFor, type ManagedProcess } from '../processes.js';
+import { ensureControlPlaneBinaries, type ControlPlaneBinaries } from './binaries.js';
+import { writeKubeconfig } from './kubeconfig.js';
+import { generateControlPlanePki, type ControlPlanePki } from './pki.js';
+
+const log = createLogger('control-plane');
+
+const ADMISSION_PLUGINS = [
+  'NamespaceLifecycle',
+  'ServiceAccount',
+  'DefaultStorageClass',
+  'ResourceQuota',
+  'MutatingAdmissionWebhook',
+  'ValidatingAdmissionWebhook',
+  'ValidatingAdmissionPolicy',
+].join(',');
+
+interface Ports {
+  etcdClient: number;
+  etcdPeer: number;
+  apiserver: number;
+  controllerManager: number;
+}
+
+/**
+ * A real Kubernetes control plane on loopback: etcd, kube-apiserver (RBAC, admission webhooks) and
+ * kube-controller-manager (garbage collection, namespace deletion). No kubelet or scheduler, so pods
+ * stay Pending. Tests can stop and restart the API server alone to inject outages.
+ */
+export class LocalControlPlane {
+  private etcd?: ManagedProcess;
+  private apiserver?: ManagedProcess;
+  private controllerManager?: ManagedProcess;
+
+  private constructor(
+    readonly dir: string,
+    readonly kubeconfigPath: string,
+    private readonly binaries: ControlPlaneBinaries,
+    private readonly pki: ControlPlanePki,
+    private readonly ports: Ports,
+  ) {}
+
+  get server(): string {
+    return `https://127.0.0.1:${this.ports.apiserver}`;
+  }
+
+  get helmBinary(): string {
+    return this.binaries.helm;
+  }
+
+  /** Builds (or reuses cached) binaries, generates PKI, starts all three, waits until healthy. */
+  static async start(): Promise<LocalControlPlane> {
+    const began = Date.now();
+    const binaries = await ensureControlPlaneBinaries();
+    const dir = await mkdtemp(join(tmpdir(), 'blockhost-cp-'));
+    await mkdir(join(dir, 'pki'));
+    const pki = await generateControlPlanePki(join(dir, 'pki'));
+    const ports: Ports = {
+      etcdClient: await freePort(),
+      etcdPeer: await freePort(),
+      apiserver: await freePort(),
+      controllerManager: await freePort(),
+    };
+    const plane = new LocalControlPlane(dir, join(dir, 'kubeconfig'), binaries, pki, ports);
+    await writeKubeconfig(plane.kubeconfigPath, {
+      server: plane.server,
+      caCert: pki.caCert,
+      clientCert: pki.adminCert,
+      clientKey: pki.adminKey,
+    });
+    try {
+      await plane.startEtcd();
+      await plane.startApiServer();
+      await plane.startControllerManager();
+    } catch (error) {
+      await plane.stop();
+      throw error;
+    }
+    log.info({ ms: Date.now() - began, server: plane.server, kubeconfig: plane.kubeconfigPath }, 'control plane ready');
+    return plane;
+  }
+
+  private async startEtcd(): Promise<void> {
+    const { etcdClient, etcdPeer } = this.ports;
+    const client = `http://127.0.0.1:${etcdClient}`;
+    const peer = `http://127.0.0.1:${etcdPeer}`;
+    this.etcd = startProcess(
+      'etcd',
+      this.binaries.etcd,
+      [
+        `--data-dir=${join(this.dir, 'etcd')}`,
+        `--listen-client-urls=${client}`,
+        `--advertise-client-urls=${client}`,
+        `--listen-peer-urls=${peer}`,
+        `--initial-advertise-peer-urls=${peer}`,
+        `--initial-cluster=default=${peer}`,
+        // Test data is disposable: skipping fsync makes etcd fast on slow disks.
+        '--unsafe-no-fsync=true',
+        '--log-level=warn',
+      ],
+      join(this.dir, 'etcd.log'),
+    );
+    await waitFor('etcd health', async () => (await fetch(`${client}/health`)).ok, {
+      abortIf: () => this.exitedMessage(this.etcd),
+    });
+  }
+
+  /** Starts (or restarts, after stopApiServer) the API server on its fixed port and waits for /readyz. */
+  async startApiServer(): Promise<void> {
+    const pki = this.pki;
+    this.apiserver = startProcess(
+      'kube-apiserver',
+      this.binaries.kubeApiserver,
+      [
+        `--etcd-servers=http://127.0.0.1:${this.ports.etcdClient}`,
+        '--bind-address=127.0.0.1',
+        '--advertise-address=127.0.0.1',
+        `--secure-port=${this.ports.apiserver}`,
+        `--cert-dir=${join(this.dir, 'apiserver-certs')}`,
+        `--tls-cert-file=${pki.servingCert}`,
+        `--tls-private-key-file=${pki.servingKey}`,
+        `--client-ca-file=${pki.caCert}`,
+        '--authorization-mode=RBAC',
+        `--enable-admission-plugins=${ADMISSION_PLUGINS}`,
+        '--service-cluster-ip-range=10.0.0.0/24',
+        '--allow-privileged=true',
+        `--service-account-issuer=https://127.0.0.1:${this.ports.apiserver}`,
+        `--service-account-key-file=${pki.serviceAccountPub}`,
+        `--service-account-signing-key-file=${pki.serviceAccountKey}`,
+        '--profiling=false',
+        '--v=1',
+      ],
+      join(this.dir, 'kube-apiserver.log'),
+    );
+    await waitFor('kube-apiserver /readyz', async () => (await this.getWithAdminCert(this.ports.apiserver, '/readyz')) === 200, {
+      timeoutMs: 90_000,
+      abortIf: () => this.exitedMessage(this.apiserver),
+    });
+  }
+
+  /** Stops the API server process (SIGKILL when `crash`), leaving etcd and its data untouched. */
+  async stopApiServer({ crash = false } = {}): Promise<void> {
+    if (!this.apiserver) return;
+    await (crash ? this.apiserver.kill() : this.apiserver.stop());
+    this.apiserver = undefined;
+  }
+
+  private async startControllerManager(): Promise<void> {
+    const kubeconfig = this.kubeconfigPath;
+    this.controllerManager = startProcess(
+      'kube-controller-manager',
+      this.binaries.kubeControllerManager,
+      [
+        `--kubeconfig=${kubeconfig}`,
+        `--authentication-kubeconfig=${kubeconfig}`,
+        `--authorization-kubeconfig=${kubeconfig}`,
+        '--bind-address=127.0.0.1',
+        `--secure-port=${this.ports.controllerManager}`,
+        '--leader-elect=false',
+        `--service-account-private-key-file=${this.pki.serviceAccountKey}`,
+        `--root-ca-file=${this.pki.caCert}`,
+        `--cluster-signing-cert-file=${this.pki.caCert}`,
+        `--cluster-signing-key-file=${this.pki.caKey}`,
+        '--use-service-account-credentials=false',
+        '--v=1',
+      ],
+      join(this.dir, 'kube-controller-manager.log'),
+    );
+    await waitFor(
+      'kube-controller-manager /healthz',
+      async () => (await this.getWithAdminCert(this.ports.controllerManager, '/healthz')) === 200,
+      { timeoutMs: 60_000, abortIf: () => this.exitedMessage(this.controllerManager) },
+    );
+  }
+
+  /** Stops everything and deletes the data directory; leaves no process behind. */
+  async stop(): Promise<void> {
+    await this.controllerManager?.stop();
+    await this.apiserver?.stop();
+    await this.etcd?.stop();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  private exitedMessage(process?: ManagedProcess): string | undefined {
+    if (!process || process.child.exitCode === null) return undefined;
+    return `${process.name} exited with code ${process.child.exitCode}; see ${process.logPath}`;
+  }
+
+  private async getWithAdminCert(port: number, path: string): Promise<number> {
+    const [ca, cert, key] = await Promise.all(
+      [this.pki.caCert, this.pki.adminCert, this.pki.adminKey].map((file) => readFile(file)),
+    );
+    return new Promise((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path, ca, cert, key, rejectUnauthorized: false, timeout: 2000 }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.end();
+    });
+  }
+}
