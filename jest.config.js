@@ -10,8 +10,8 @@ export default {
   },
   testMatch: ['<rootDir>/**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/'],
-  globalSetup: '<rootDir>/test/harness/jest/global-setup.ts',
-  globalTeardown: '<rootDir>/test/harness/jest/global-teardown.ts',
+  globalSetup: '<rootDir>/test/harness/jest/global-setup.mjs',
+  globalTeardown: '<rootDir>/test/harness/jest/global-teardown.mjs',
   testTimeout: 120_000,
   maxWorkers: 2,
 };

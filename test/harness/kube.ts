@@ -1,0 +1,29 @@
+import { randomBytes } from 'node:crypto';
+import { KubeClient } from '../../lib/kube/client.js';
+import { isNotFound } from '../../lib/kube/errors.js';
+import { coreTypes } from '../../lib/kube/resource-types.js';
+import { waitFor } from './processes.js';
+
+/** The client for the cluster the jest global setup prepared (or the one in KUBECONFIG). */
+export function testClient(): KubeClient {
+  if (!process.env.KUBECONFIG) throw new Error('KUBECONFIG is not set: run tests through jest (global setup starts the cluster)');
+  return KubeClient.fromFile(process.env.KUBECONFIG);
+}
+
+/** A fresh namespace per test file, so files can run in parallel on one cluster. */
+export async function createTestNamespace(client: KubeClient, prefix: string): Promise<string> {
+  const name = `${prefix}-${randomBytes(3).toString('hex')}`;
+  await client.create(coreTypes.namespace, { metadata: { name, labels: { 'blockhost.io/test': 'true' } } });
+  return name;
+}
+
+export async function deleteNamespace(client: KubeClient, name: string): Promise<void> {
+  await client.delete(coreTypes.namespace, name).catch((error: unknown) => {
+    if (!isNotFound(error)) throw error;
+  });
+}
+
+/** Waits until `check` returns true (re-running it), with a readable failure message. */
+export async function eventually(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
+  await waitFor(what, async () => check(), { timeoutMs, intervalMs: 100 });
+}
