@@ -8,10 +8,17 @@ import { coreTypes, type ResourceType } from './resource-types.js';
 export const FIELD_MANAGER = 'blockhost';
 
 /** Server-side applies `object` (create or update, our fields only). */
-export async function apply<T extends KubeObject>(client: KubeClient, type: ResourceType, object: T): Promise<T> {
+export async function apply<T extends KubeObject>(
+  client: KubeClient,
+  type: ResourceType,
+  object: T,
+): Promise<T> {
   const { name, namespace } = object.metadata;
   if (!name) throw new Error(`cannot apply a ${type.kind} without metadata.name`);
-  return client.patch<T>(type, name, namespace, object, 'apply', { fieldManager: FIELD_MANAGER, force: true });
+  return client.patch<T>(type, name, namespace, object, 'apply', {
+    fieldManager: FIELD_MANAGER,
+    force: true,
+  });
 }
 
 /** Reads every YAML document of every `.yaml` file in `dir`, in file-name order. */

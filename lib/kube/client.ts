@@ -1,6 +1,7 @@
-import { HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node';
+import { KubeConfig, RequestContext, type HttpMethod } from '@kubernetes/client-node';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { fetch, type Dispatcher } from 'undici';
 import { KubeApiError } from './errors.js';
 import type { KubeList, KubeObject } from './object.js';
@@ -73,7 +74,10 @@ export class KubeClient {
     return new KubeClient(kc);
   }
 
-  path(type: ResourceType, { namespace, name, subresource }: { namespace?: string; name?: string; subresource?: string } = {}): string {
+  path(
+    type: ResourceType,
+    { namespace, name, subresource }: { namespace?: string; name?: string; subresource?: string } = {},
+  ): string {
     const base = type.group ? `/apis/${type.group}/${type.version}` : `/api/${type.version}`;
     const ns = type.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
     const item = name ? `/${encodeURIComponent(name)}` : '';
@@ -98,7 +102,11 @@ export class KubeClient {
   }
 
   /** PUT; the object's resourceVersion makes it a compare-and-swap (409 Conflict when stale). */
-  async update<T extends KubeObject>(type: ResourceType, object: T, options: WriteOptions & { subresource?: 'status' } = {}): Promise<T> {
+  async update<T extends KubeObject>(
+    type: ResourceType,
+    object: T,
+    options: WriteOptions & { subresource?: 'status' } = {},
+  ): Promise<T> {
     const { name, namespace } = object.metadata;
     const body = { apiVersion: apiVersionOf(type), kind: type.kind, ...object };
     return this.request<T>('PUT', this.path(type, { name, namespace, subresource: options.subresource }), {
@@ -124,7 +132,12 @@ export class KubeClient {
     });
   }
 
-  async delete(type: ResourceType, name: string, namespace?: string, options: DeleteOptions = {}): Promise<void> {
+  async delete(
+    type: ResourceType,
+    name: string,
+    namespace?: string,
+    options: DeleteOptions = {},
+  ): Promise<void> {
     const body = { apiVersion: 'v1', kind: 'DeleteOptions', ...options };
     await this.request('DELETE', this.path(type, { name, namespace }), { body });
   }
@@ -133,7 +146,11 @@ export class KubeClient {
    * Streams watch events until the server ends the watch, the signal aborts, or the connection goes
    * quiet for longer than `inactivityTimeoutMs` (bookmarks keep a healthy watch talking).
    */
-  async *watch<T extends KubeObject>(type: ResourceType, options: WatchOptions, signal?: AbortSignal): AsyncGenerator<WatchEvent<T>> {
+  async *watch<T extends KubeObject>(
+    type: ResourceType,
+    options: WatchOptions,
+    signal?: AbortSignal,
+  ): AsyncGenerator<WatchEvent<T>> {
     const { namespace, inactivityTimeoutMs = 90_000, ...rest } = options;
     const controller = new AbortController();
     const abort = () => controller.abort(signal?.reason);
@@ -141,14 +158,20 @@ export class KubeClient {
     let quietTimer: NodeJS.Timeout | undefined;
     const touch = () => {
       clearTimeout(quietTimer);
-      quietTimer = setTimeout(() => controller.abort(new Error(`watch silent for ${inactivityTimeoutMs} ms`)), inactivityTimeoutMs);
+      quietTimer = setTimeout(
+        () => controller.abort(new Error(`watch silent for ${inactivityTimeoutMs} ms`)),
+        inactivityTimeoutMs,
+      );
     };
     try {
       touch();
       const query = { ...rest, watch: 'true', allowWatchBookmarks: 'true' };
-      const response = await this.send('GET', this.path(type, { namespace }), { query, signal: controller.signal });
+      const response = await this.send('GET', this.path(type, { namespace }), {
+        query,
+        signal: controller.signal,
+      });
       if (!response.body) throw new Error('watch response has no body');
-      const body = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream);
+      const body = Readable.fromWeb(response.body as WebReadableStream);
       body.on('data', touch);
       for await (const line of createInterface({ input: body, crlfDelay: Infinity })) {
         if (line.trim() === '') continue;
@@ -168,7 +191,11 @@ export class KubeClient {
   async request<T>(
     method: string,
     path: string,
-    { body, query, contentType }: { body?: unknown; query?: Record<string, string | number | undefined>; contentType?: string } = {},
+    {
+      body,
+      query,
+      contentType,
+    }: { body?: unknown; query?: Record<string, string | number | undefined>; contentType?: string } = {},
   ): Promise<T> {
     const response = await this.send(method, path, { body, query, contentType });
     const text = await response.text();
@@ -183,7 +210,12 @@ export class KubeClient {
       query,
       contentType = 'application/json',
       signal,
-    }: { body?: unknown; query?: Record<string, string | number | undefined>; contentType?: string; signal?: AbortSignal },
+    }: {
+      body?: unknown;
+      query?: Record<string, string | number | undefined>;
+      contentType?: string;
+      signal?: AbortSignal;
+    },
   ) {
     const cluster = this.kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('the kubeconfig has no current cluster');
@@ -211,12 +243,20 @@ function writeQuery({ dryRun, fieldManager }: WriteOptions): Record<string, stri
   return { dryRun: dryRun ? 'All' : undefined, fieldManager };
 }
 
-async function toApiError(method: string, path: string, response: Awaited<ReturnType<typeof fetch>>): Promise<KubeApiError> {
+async function toApiError(
+  method: string,
+  path: string,
+  response: Awaited<ReturnType<typeof fetch>>,
+): Promise<KubeApiError> {
   const text = await response.text();
   try {
     const status = JSON.parse(text) as { reason?: string; message?: string; details?: unknown };
     return new KubeApiError(response.status, status.reason ?? '', status.message ?? text, status.details);
   } catch {
-    return new KubeApiError(response.status, '', `${method} ${path}: HTTP ${response.status} ${text.slice(0, 200)}`);
+    return new KubeApiError(
+      response.status,
+      '',
+      `${method} ${path}: HTTP ${response.status} ${text.slice(0, 200)}`,
+    );
   }
 }

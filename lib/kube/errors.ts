@@ -11,10 +11,12 @@ export class KubeApiError extends Error {
   }
 }
 
-const hasStatus = (error: unknown, status: number): boolean => error instanceof KubeApiError && error.status === status;
+const hasStatus = (error: unknown, status: number): boolean =>
+  error instanceof KubeApiError && error.status === status;
 
 export const isNotFound = (error: unknown): boolean => hasStatus(error, 404);
-export const isConflict = (error: unknown): boolean => hasStatus(error, 409) && (error as KubeApiError).reason === 'Conflict';
+export const isConflict = (error: unknown): boolean =>
+  hasStatus(error, 409) && (error as KubeApiError).reason === 'Conflict';
 export const isAlreadyExists = (error: unknown): boolean =>
   hasStatus(error, 409) && (error as KubeApiError).reason === 'AlreadyExists';
 /** 410 Gone: the requested resourceVersion is older than etcd's compaction window; relist. */

@@ -19,7 +19,11 @@ export interface ConditionUpdate {
  * the status does, as apimachinery's meta.SetStatusCondition does; reason/message/generation always
  * update. Returns the same array when nothing changed, so callers can skip a no-op status write.
  */
-export function setCondition(conditions: Condition[] | undefined, update: ConditionUpdate, now = new Date()): Condition[] {
+export function setCondition(
+  conditions: Condition[] | undefined,
+  update: ConditionUpdate,
+  now = new Date(),
+): Condition[] {
   const list = conditions ?? [];
   const existing = list.find((c) => c.type === update.type);
   const next: Condition = {
@@ -29,7 +33,9 @@ export function setCondition(conditions: Condition[] | undefined, update: Condit
     message: update.message ?? '',
     observedGeneration: update.observedGeneration ?? existing?.observedGeneration,
     lastTransitionTime:
-      existing && existing.status === update.status ? existing.lastTransitionTime : now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      existing && existing.status === update.status
+        ? existing.lastTransitionTime
+        : now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
   };
   if (existing && sameCondition(existing, next)) return list;
   return existing ? list.map((c) => (c.type === update.type ? next : c)) : [...list, next];

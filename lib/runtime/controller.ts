@@ -73,15 +73,28 @@ export class Controller<T extends KubeObject> {
       metrics: prometheusQueueMetrics(metrics),
     });
     const enqueue = (object: KubeObject) => this.queue.add(objectKey(object));
-    options.for.addHandlers({ onAdd: enqueue, onUpdate: (_old, current) => enqueue(current), onDelete: enqueue });
+    options.for.addHandlers({
+      onAdd: enqueue,
+      onUpdate: (_old, current) => enqueue(current),
+      onDelete: enqueue,
+    });
     const primary = options.for.type;
     for (const owned of options.owns ?? []) {
-      const enqueueOwner = (object: KubeObject) => ownerRequests(object, primary).forEach((r) => this.enqueue(r));
-      owned.addHandlers({ onAdd: enqueueOwner, onUpdate: (_old, current) => enqueueOwner(current), onDelete: enqueueOwner });
+      const enqueueOwner = (object: KubeObject) =>
+        ownerRequests(object, primary).forEach((r) => this.enqueue(r));
+      owned.addHandlers({
+        onAdd: enqueueOwner,
+        onUpdate: (_old, current) => enqueueOwner(current),
+        onDelete: enqueueOwner,
+      });
     }
     for (const watch of options.watches ?? []) {
       const enqueueMapped = (object: KubeObject) => watch.map(object).forEach((r) => this.enqueue(r));
-      watch.informer.addHandlers({ onAdd: enqueueMapped, onUpdate: (_old, current) => enqueueMapped(current), onDelete: enqueueMapped });
+      watch.informer.addHandlers({
+        onAdd: enqueueMapped,
+        onUpdate: (_old, current) => enqueueMapped(current),
+        onDelete: enqueueMapped,
+      });
     }
   }
 
@@ -91,7 +104,11 @@ export class Controller<T extends KubeObject> {
 
   /** Waits for the caches, runs the workers until `signal` aborts, then drains in-flight reconciles. */
   async run(signal: AbortSignal): Promise<void> {
-    const informers = [this.options.for, ...(this.options.owns ?? []), ...(this.options.watches ?? []).map((w) => w.informer)];
+    const informers = [
+      this.options.for,
+      ...(this.options.owns ?? []),
+      ...(this.options.watches ?? []).map((w) => w.informer),
+    ];
     await Promise.all(informers.map((informer) => informer.waitForSync()));
     this.metrics.maxConcurrentReconciles.set({ controller: this.name }, this.workers);
     this.log.info({ controller: this.name, workers: this.workers }, 'starting workers');
@@ -136,10 +153,19 @@ export class Controller<T extends KubeObject> {
       if (error instanceof TerminalError) {
         this.metrics.terminalReconcileErrors.inc(labels);
         this.queue.forget(key);
-        log.error({ err: error.message }, 'reconcile failed permanently; not retrying until the object changes');
+        log.error(
+          { err: error.message },
+          'reconcile failed permanently; not retrying until the object changes',
+        );
       } else {
         this.queue.addRateLimited(key);
-        log.warn({ err: error instanceof Error ? error.message : String(error), retries: this.queue.numRequeues(key) }, 'reconcile failed; will retry');
+        log.warn(
+          {
+            err: error instanceof Error ? error.message : String(error),
+            retries: this.queue.numRequeues(key),
+          },
+          'reconcile failed; will retry',
+        );
       }
     } finally {
       endTimer();

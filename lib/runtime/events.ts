@@ -30,7 +30,14 @@ export class EventRecorder {
     private readonly instance = hostname(),
   ) {}
 
-  async record(object: KubeObject, type: ResourceType, eventType: EventType, reason: string, action: string, note: string): Promise<void> {
+  async record(
+    object: KubeObject,
+    type: ResourceType,
+    eventType: EventType,
+    reason: string,
+    action: string,
+    note: string,
+  ): Promise<void> {
     const { name, namespace, uid, resourceVersion } = object.metadata;
     // Events about cluster-scoped objects live in `default`, as kubectl expects.
     const eventNamespace = namespace ?? 'default';
@@ -60,7 +67,12 @@ export class EventRecorder {
         note: note.slice(0, 1024),
         regarding: { apiVersion: apiVersionOf(type), kind: type.kind, name, namespace, uid, resourceVersion },
       } as KubeObject);
-      this.series.set(seriesKey, { name: created.metadata.name ?? '', namespace: eventNamespace, count: 1, firstAt: now.getTime() });
+      this.series.set(seriesKey, {
+        name: created.metadata.name ?? '',
+        namespace: eventNamespace,
+        count: 1,
+        firstAt: now.getTime(),
+      });
       if (this.series.size > 4096) this.series.delete(this.series.keys().next().value as string);
     } catch (error) {
       this.log.warn({ err: String(error), reason, object: name }, 'could not record event');

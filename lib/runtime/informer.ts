@@ -77,7 +77,9 @@ export class Informer<T extends KubeObject> {
 
   private async run(signal: AbortSignal): Promise<void> {
     const backoff = this.options.backoff ?? new Backoff();
-    const resync = this.options.resyncMs ? setInterval(() => this.resync(), this.options.resyncMs) : undefined;
+    const resync = this.options.resyncMs
+      ? setInterval(() => this.resync(), this.options.resyncMs)
+      : undefined;
     try {
       while (!signal.aborted) {
         try {
@@ -92,7 +94,10 @@ export class Informer<T extends KubeObject> {
             continue;
           }
           const delay = backoff.next();
-          this.log.warn({ informer: this.name, err: String(error), retryInMs: Math.round(delay) }, 'watch failed; retrying');
+          this.log.warn(
+            { informer: this.name, err: String(error), retryInMs: Math.round(delay) },
+            'watch failed; retrying',
+          );
           await sleep(delay, signal);
         }
       }

@@ -49,7 +49,8 @@ export class LeaderElector {
     this.leaseDurationMs = config.leaseDurationMs ?? 15_000;
     this.renewDeadlineMs = config.renewDeadlineMs ?? 10_000;
     this.retryPeriodMs = config.retryPeriodMs ?? 2_000;
-    if (this.renewDeadlineMs >= this.leaseDurationMs) throw new Error('renewDeadline must be shorter than leaseDuration');
+    if (this.renewDeadlineMs >= this.leaseDurationMs)
+      throw new Error('renewDeadline must be shorter than leaseDuration');
   }
 
   /**
@@ -70,7 +71,10 @@ export class LeaderElector {
       if (await this.renewWithin(this.renewDeadlineMs - (Date.now() - lastRenew))) {
         lastRenew = Date.now();
       } else if (Date.now() - lastRenew >= this.renewDeadlineMs) {
-        this.log.error({ lease: this.config.name, identity: this.config.identity }, 'leadership lost: could not renew the lease');
+        this.log.error(
+          { lease: this.config.name, identity: this.config.identity },
+          'leadership lost: could not renew the lease',
+        );
         leading.abort(new Error('leadership lost'));
         await led;
         return 'lost';
@@ -85,7 +89,9 @@ export class LeaderElector {
   /** One renewal attempt that counts as failed when the API server does not answer in time. */
   private async renewWithin(ms: number): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(ms, 0))));
+    const timeout = new Promise<boolean>(
+      (resolve) => (timer = setTimeout(() => resolve(false), Math.max(ms, 0))),
+    );
     try {
       return await Promise.race([this.tryAcquireOrRenew().catch(() => false), timeout]);
     } finally {
@@ -99,9 +105,12 @@ export class LeaderElector {
     const spec = (previous?: Lease['spec']) => ({
       holderIdentity: identity,
       leaseDurationSeconds: Math.ceil(this.leaseDurationMs / 1000),
-      acquireTime: previous?.holderIdentity === identity && previous.acquireTime ? previous.acquireTime : microTime(now),
+      acquireTime:
+        previous?.holderIdentity === identity && previous.acquireTime ? previous.acquireTime : microTime(now),
       renewTime: microTime(now),
-      leaseTransitions: (previous?.leaseTransitions ?? 0) + (previous?.holderIdentity && previous.holderIdentity !== identity ? 1 : 0),
+      leaseTransitions:
+        (previous?.leaseTransitions ?? 0) +
+        (previous?.holderIdentity && previous.holderIdentity !== identity ? 1 : 0),
     });
     let lease: Lease;
     try {
@@ -109,7 +118,10 @@ export class LeaderElector {
     } catch (error) {
       if (!isNotFound(error)) throw error;
       try {
-        const created = await this.client.create<Lease>(coreTypes.lease, { metadata: { name, namespace }, spec: spec() });
+        const created = await this.client.create<Lease>(coreTypes.lease, {
+          metadata: { name, namespace },
+          spec: spec(),
+        });
         this.observe(created, now);
         return true;
       } catch (createError) {
@@ -143,7 +155,12 @@ export class LeaderElector {
       if (lease.spec?.holderIdentity !== identity) return;
       await this.client.update<Lease>(coreTypes.lease, {
         ...lease,
-        spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(Date.now()) },
+        spec: {
+          ...lease.spec,
+          holderIdentity: '',
+          leaseDurationSeconds: 1,
+          renewTime: microTime(Date.now()),
+        },
       });
       this.log.info({ lease: name, identity }, 'released leadership');
     } catch (error) {

@@ -52,7 +52,10 @@ export class Manager {
   }
 
   /** The shared informer of `type` (one per type and namespace, created on first use). */
-  informer<T extends KubeObject>(type: ResourceType, options: Pick<InformerOptions, 'namespace'> = {}): Informer<T> {
+  informer<T extends KubeObject>(
+    type: ResourceType,
+    options: Pick<InformerOptions, 'namespace'> = {},
+  ): Informer<T> {
     const key = `${typeKey(type)}@${options.namespace ?? ''}`;
     let informer = this.informers.get(key);
     if (!informer) {

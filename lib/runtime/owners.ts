@@ -9,15 +9,27 @@ import type { Request } from './controller.js';
  */
 export function controllerReference(owner: KubeObject, ownerType: ResourceType): OwnerReference {
   const { name, uid } = owner.metadata;
-  if (!name || !uid) throw new Error('an owner needs metadata.name and metadata.uid (read it from the API first)');
-  return { apiVersion: apiVersionOf(ownerType), kind: ownerType.kind, name, uid, controller: true, blockOwnerDeletion: true };
+  if (!name || !uid)
+    throw new Error('an owner needs metadata.name and metadata.uid (read it from the API first)');
+  return {
+    apiVersion: apiVersionOf(ownerType),
+    kind: ownerType.kind,
+    name,
+    uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
 }
 
 /**
  * Adds `owner` as controller of `dependent` (in place) unless it already is. Throws when another
  * object already controls it: two controllers fighting over one object is always a bug.
  */
-export function setControllerReference(dependent: KubeObject, owner: KubeObject, ownerType: ResourceType): void {
+export function setControllerReference(
+  dependent: KubeObject,
+  owner: KubeObject,
+  ownerType: ResourceType,
+): void {
   const reference = controllerReference(owner, ownerType);
   const references = dependent.metadata.ownerReferences ?? [];
   const existing = references.find((r) => r.controller);
@@ -32,5 +44,7 @@ export function ownerRequests(object: KubeObject, ownerType: ResourceType): Requ
   const apiVersion = apiVersionOf(ownerType);
   return (object.metadata.ownerReferences ?? [])
     .filter((r) => r.controller && r.kind === ownerType.kind && r.apiVersion === apiVersion)
-    .map((r) => (ownerType.namespaced ? { namespace: object.metadata.namespace, name: r.name } : { name: r.name }));
+    .map((r) =>
+      ownerType.namespaced ? { namespace: object.metadata.namespace, name: r.name } : { name: r.name },
+    );
 }

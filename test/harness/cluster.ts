@@ -21,7 +21,9 @@ export interface TestCluster {
  * Uses the cluster in `KUBECONFIG` when it is set (kind, k3s, ...), otherwise starts a local
  * control plane. Either way our CRDs are installed before it is returned.
  */
-export async function startTestCluster({ useExisting = Boolean(process.env.KUBECONFIG) } = {}): Promise<TestCluster> {
+export async function startTestCluster({
+  useExisting = Boolean(process.env.KUBECONFIG),
+} = {}): Promise<TestCluster> {
   let cluster: TestCluster;
   if (useExisting && process.env.KUBECONFIG) {
     const kubeconfigPath = process.env.KUBECONFIG;

@@ -6,7 +6,8 @@ import { waitFor } from './processes.js';
 
 /** The client for the cluster the jest global setup prepared (or the one in KUBECONFIG). */
 export function testClient(): KubeClient {
-  if (!process.env.KUBECONFIG) throw new Error('KUBECONFIG is not set: run tests through jest (global setup starts the cluster)');
+  if (!process.env.KUBECONFIG)
+    throw new Error('KUBECONFIG is not set: run tests through jest (global setup starts the cluster)');
   return KubeClient.fromFile(process.env.KUBECONFIG);
 }
 
@@ -24,6 +25,10 @@ export async function deleteNamespace(client: KubeClient, name: string): Promise
 }
 
 /** Waits until `check` returns true (re-running it), with a readable failure message. */
-export async function eventually(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
+export async function eventually(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 30_000,
+): Promise<void> {
   await waitFor(what, async () => check(), { timeoutMs, intervalMs: 100 });
 }

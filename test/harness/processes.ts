@@ -62,7 +62,11 @@ export async function freePort(): Promise<number> {
 export async function waitFor(
   what: string,
   probe: () => Promise<boolean>,
-  { timeoutMs = 60_000, intervalMs = 200, abortIf }: { timeoutMs?: number; intervalMs?: number; abortIf?: () => string | undefined } = {},
+  {
+    timeoutMs = 60_000,
+    intervalMs = 200,
+    abortIf,
+  }: { timeoutMs?: number; intervalMs?: number; abortIf?: () => string | undefined } = {},
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
@@ -76,5 +80,7 @@ export async function waitFor(
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`,
+  );
 }

@@ -23,18 +23,27 @@ describe('owner references and namespace deletion (kube-controller-manager)', ()
   afterAll(async () => deleteNamespace(client, namespace));
 
   it('deleting an owner removes the dependents that name it as controller', async () => {
-    const owner = await client.create<KubeObject>(coreTypes.configMap, { metadata: { name: 'owner', namespace } });
+    const owner = await client.create<KubeObject>(coreTypes.configMap, {
+      metadata: { name: 'owner', namespace },
+    });
     for (const name of ['dep-1', 'dep-2']) {
       const dependent: KubeObject = { metadata: { name, namespace } };
       setControllerReference(dependent, owner, coreTypes.configMap);
       await client.create(coreTypes.configMap, dependent);
     }
-    const bystander = await client.create<KubeObject>(coreTypes.configMap, { metadata: { name: 'bystander', namespace } });
+    const bystander = await client.create<KubeObject>(coreTypes.configMap, {
+      metadata: { name: 'bystander', namespace },
+    });
 
     await client.delete(coreTypes.configMap, 'owner', namespace);
 
-    await eventually('dependents garbage-collected', async () => (await gone(client, 'dep-1', namespace)()) && (await gone(client, 'dep-2', namespace)()));
-    expect((await client.get(coreTypes.configMap, 'bystander', namespace)).metadata.uid).toBe(bystander.metadata.uid);
+    await eventually(
+      'dependents garbage-collected',
+      async () => (await gone(client, 'dep-1', namespace)()) && (await gone(client, 'dep-2', namespace)()),
+    );
+    expect((await client.get(coreTypes.configMap, 'bystander', namespace)).metadata.uid).toBe(
+      bystander.metadata.uid,
+    );
   });
 
   it('refuses a second controller owner', async () => {
@@ -42,7 +51,9 @@ describe('owner references and namespace deletion (kube-controller-manager)', ()
     const b = await client.create<KubeObject>(coreTypes.configMap, { metadata: { name: 'b', namespace } });
     const dependent: KubeObject = { metadata: { name: 'dep', namespace } };
     setControllerReference(dependent, a, coreTypes.configMap);
-    expect(() => setControllerReference(dependent, b, coreTypes.configMap)).toThrow(/already controlled by ConfigMap\/a/);
+    expect(() => setControllerReference(dependent, b, coreTypes.configMap)).toThrow(
+      /already controlled by ConfigMap\/a/,
+    );
   });
 
   it('deleting a namespace removes everything in it', async () => {

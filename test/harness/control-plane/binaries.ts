@@ -20,8 +20,9 @@ export async function ensureControlPlaneBinaries(): Promise<ControlPlaneBinaries
   const child = spawn('bash', [buildScript], { stdio: ['ignore', 'pipe', 'inherit'] });
   let stdout = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  if (code !== 0) throw new Error(`building the control-plane binaries failed (exit ${code}); see the output above`);
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  if (code !== 0)
+    throw new Error(`building the control-plane binaries failed (exit ${code}); see the output above`);
   const bin = stdout.trim().split('\n').at(-1);
   if (!bin) throw new Error('build.sh printed no bin directory');
   return {

@@ -81,7 +81,10 @@ export class LocalControlPlane {
       await plane.stop();
       throw error;
     }
-    log.info({ ms: Date.now() - began, server: plane.server, kubeconfig: plane.kubeconfigPath }, 'control plane ready');
+    log.info(
+      { ms: Date.now() - began, server: plane.server, kubeconfig: plane.kubeconfigPath },
+      'control plane ready',
+    );
     return plane;
   }
 
@@ -137,10 +140,14 @@ export class LocalControlPlane {
       ],
       join(this.dir, 'kube-apiserver.log'),
     );
-    await waitFor('kube-apiserver /readyz', async () => (await this.getWithAdminCert(this.ports.apiserver, '/readyz')) === 200, {
-      timeoutMs: 90_000,
-      abortIf: () => this.exitedMessage(this.apiserver),
-    });
+    await waitFor(
+      'kube-apiserver /readyz',
+      async () => (await this.getWithAdminCert(this.ports.apiserver, '/readyz')) === 200,
+      {
+        timeoutMs: 90_000,
+        abortIf: () => this.exitedMessage(this.apiserver),
+      },
+    );
   }
 
   /** Stops the API server process (SIGKILL when `crash`), leaving etcd and its data untouched. */
@@ -196,10 +203,13 @@ export class LocalControlPlane {
       [this.pki.caCert, this.pki.adminCert, this.pki.adminKey].map((file) => readFile(file)),
     );
     return new Promise((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, path, ca, cert, key, rejectUnauthorized: false, timeout: 2000 }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = request(
+        { host: '127.0.0.1', port, path, ca, cert, key, rejectUnauthorized: false, timeout: 2000 },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on('error', reject);
       req.on('timeout', () => req.destroy(new Error('timeout')));
       req.end();

@@ -6,7 +6,13 @@ const base64 = async (path: string) => (await readFile(path)).toString('base64')
 /** Writes a self-contained kubeconfig (certificates embedded) for a client-certificate user. */
 export async function writeKubeconfig(
   path: string,
-  { server, caCert, clientCert, clientKey, name = 'blockhost-local' }: {
+  {
+    server,
+    caCert,
+    clientCert,
+    clientKey,
+    name = 'blockhost-local',
+  }: {
     server: string;
     caCert: string;
     clientCert: string;
@@ -21,7 +27,10 @@ export async function writeKubeconfig(
     users: [
       {
         name,
-        user: { 'client-certificate-data': await base64(clientCert), 'client-key-data': await base64(clientKey) },
+        user: {
+          'client-certificate-data': await base64(clientCert),
+          'client-key-data': await base64(clientKey),
+        },
       },
     ],
     contexts: [{ name, context: { cluster: name, user: name } }],

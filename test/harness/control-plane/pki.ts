@@ -37,8 +37,21 @@ async function signedCert(
   await openssl(dir, 'req', '-new', '-key', key, '-subj', subject, '-out', `${name}.csr`);
   await openssl(
     dir,
-    'x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial',
-    '-days', '30', '-extfile', `${name}.ext`, '-out', `${name}.crt`,
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '30',
+    '-extfile',
+    `${name}.ext`,
+    '-out',
+    `${name}.crt`,
   );
   return { cert: join(dir, `${name}.crt`), key };
 }
@@ -49,7 +62,20 @@ async function signedCert(
  */
 export async function generateControlPlanePki(dir: string): Promise<ControlPlanePki> {
   const caKey = await newKey(dir, 'ca.key');
-  await openssl(dir, 'req', '-x509', '-new', '-key', caKey, '-subj', '/CN=blockhost-local-ca', '-days', '30', '-out', 'ca.crt');
+  await openssl(
+    dir,
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    caKey,
+    '-subj',
+    '/CN=blockhost-local-ca',
+    '-days',
+    '30',
+    '-out',
+    'ca.crt',
+  );
   const serving = await signedCert(
     dir,
     'apiserver',
