@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { KubeClient } from '../kube/client.js';
 import type { KubeObject } from '../kube/object.js';
@@ -57,7 +58,11 @@ export class EventRecorder {
         return;
       }
       const created = await this.client.create(coreTypes.event, {
-        metadata: { generateName: `${name}.`, namespace: eventNamespace },
+        // client-go's naming: `<object>.<unique hex>` (generateName would end in a dot, which is invalid).
+        metadata: {
+          name: `${name}.${now.getTime().toString(16)}${randomBytes(4).toString('hex')}`,
+          namespace: eventNamespace,
+        },
         eventTime: microTime(now),
         reportingController: `blockhost.io/${this.controller}`,
         reportingInstance: `${this.controller}-${this.instance}`.slice(0, 128),

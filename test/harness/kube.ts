@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { KubeClient } from '../../lib/kube/client.js';
-import { isNotFound } from '../../lib/kube/errors.js';
+import { isAlreadyExists, isNotFound } from '../../lib/kube/errors.js';
 import { coreTypes } from '../../lib/kube/resource-types.js';
 import { waitFor } from './processes.js';
 
@@ -31,4 +31,23 @@ export async function eventually(
   timeoutMs = 30_000,
 ): Promise<void> {
   await waitFor(what, async () => check(), { timeoutMs, intervalMs: 100 });
+}
+
+/**
+ * Serialises test files that need the same cluster-wide object (the singleton HostConfig `host`)
+ * when jest runs files in parallel on one cluster. The lock is a ConfigMap, whose creation is
+ * atomic; call the returned function to release it.
+ */
+export async function acquireClusterLock(client: KubeClient, name: string): Promise<() => Promise<void>> {
+  const lockName = `test-lock-${name}`;
+  const tryCreate = () =>
+    client.create(coreTypes.configMap, { metadata: { name: lockName, namespace: 'default' } }).then(
+      () => true,
+      (error: unknown) => {
+        if (isAlreadyExists(error)) return false;
+        throw error;
+      },
+    );
+  await waitFor(`test lock ${name}`, tryCreate, { timeoutMs: 300_000, intervalMs: 250 });
+  return () => client.delete(coreTypes.configMap, lockName, 'default');
 }

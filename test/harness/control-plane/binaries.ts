@@ -9,6 +9,7 @@ export interface ControlPlaneBinaries {
   etcd: string;
   kubeApiserver: string;
   kubeControllerManager: string;
+  kubectl: string;
   helm: string;
 }
 
@@ -29,6 +30,7 @@ export async function ensureControlPlaneBinaries(): Promise<ControlPlaneBinaries
     etcd: join(bin, 'etcd'),
     kubeApiserver: join(bin, 'kube-apiserver'),
     kubeControllerManager: join(bin, 'kube-controller-manager'),
+    kubectl: join(bin, 'kubectl'),
     helm: join(bin, 'helm'),
   };
 }

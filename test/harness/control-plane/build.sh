@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the real control-plane binaries (etcd, kube-apiserver, kube-controller-manager) and the
-# helm CLI from pinned Go modules into a per-user cache keyed by version. A second run is a no-op.
+# kubectl and helm CLIs from pinned Go modules into a per-user cache keyed by version. A second run is a no-op.
 # Prints the bin directory on its last line.
 set -euo pipefail
 
@@ -17,7 +17,7 @@ progress() { printf '[control-plane build] %s\n' "$*" >&2; }
 
 missing() {
   need=()
-  for b in etcd kube-apiserver kube-controller-manager helm; do
+  for b in etcd kube-apiserver kube-controller-manager kubectl helm; do
     [ -x "$bin/$b" ] || need+=("$b")
   done
   [ ${#need[@]} -gt 0 ]
@@ -60,10 +60,12 @@ package tools
 import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kubectl"
 )
 GO
   (cd "$dir" && progress "go mod tidy (kubernetes)" && go mod tidy >&2)
-  for b in kube-apiserver kube-controller-manager; do
+  for b in kube-apiserver kube-controller-manager kubectl; do
+    [ -x "$bin/$b" ] && continue
     progress "go build $b (several minutes on a cold cache)"
     (cd "$dir" && go build -trimpath -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=${KUBERNETES_VERSION} -X k8s.io/client-go/pkg/version.gitVersion=${KUBERNETES_VERSION}" -o "$bin/$b.tmp" "k8s.io/kubernetes/cmd/$b" && mv "$bin/$b.tmp" "$bin/$b")
   done
@@ -114,8 +116,7 @@ start=$(date +%s)
 for b in "${need[@]}"; do
   case "$b" in
     etcd) build_etcd ;;
-    kube-apiserver) [ -x "$bin/kube-apiserver" ] || build_kubernetes ;;
-    kube-controller-manager) [ -x "$bin/kube-controller-manager" ] || build_kubernetes ;;
+    kube-apiserver | kube-controller-manager | kubectl) [ -x "$bin/$b" ] || build_kubernetes ;;
     helm) build_helm ;;
   esac
 done
