@@ -69,14 +69,20 @@ const manager = new Manager({
   resyncMs: parseInteger(values.resync, '--resync', 0, 30 * 86400) * 1000,
   leaderElection:
     values['leader-elect'] === 'true'
-      ? { namespace: values['leader-election-namespace'], name: 'blockhost-controller-manager', identity: values.identity }
+      ? {
+          namespace: values['leader-election-namespace'],
+          name: 'blockhost-controller-manager',
+          identity: values.identity,
+        }
       : undefined,
 });
 registerHostConfigController(manager);
 
 // A bug in one reconcile must never take the process down; the controller already contains
 // reconcile errors, this catches stray promises elsewhere.
-process.on('unhandledRejection', (reason) => log.error({ err: String(reason) }, 'unhandled promise rejection'));
+process.on('unhandledRejection', (reason) =>
+  log.error({ err: String(reason) }, 'unhandled promise rejection'),
+);
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
     log.info({ signal }, 'shutting down');

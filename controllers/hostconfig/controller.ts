@@ -30,12 +30,18 @@ export function registerHostConfigController(manager: Manager): void {
           observedGeneration: cached.metadata.generation,
         };
     const before = findCondition(cached.status?.conditions, 'Ready');
-    const stored = await updateStatus<HostConfig>(manager.client, blockhostTypes.hostConfig, { name }, (latest) => {
-      const conditions = setCondition(latest.status?.conditions, ready);
-      const generation = latest.metadata.generation;
-      if (conditions === latest.status?.conditions && latest.status?.observedGeneration === generation) return false;
-      latest.status = { ...latest.status, conditions, observedGeneration: generation };
-    });
+    const stored = await updateStatus<HostConfig>(
+      manager.client,
+      blockhostTypes.hostConfig,
+      { name },
+      (latest) => {
+        const conditions = setCondition(latest.status?.conditions, ready);
+        const generation = latest.metadata.generation;
+        if (conditions === latest.status?.conditions && latest.status?.observedGeneration === generation)
+          return false;
+        latest.status = { ...latest.status, conditions, observedGeneration: generation };
+      },
+    );
     const after = findCondition(stored.status?.conditions, 'Ready');
     if (after && (before?.status !== after.status || before.reason !== after.reason)) {
       log.info({ ready: after.status, reason: after.reason }, 'HostConfig readiness changed');
@@ -50,5 +56,9 @@ export function registerHostConfigController(manager: Manager): void {
     }
   };
 
-  manager.addController<HostConfig>({ name: HOST_CONFIG_CONTROLLER, for: blockhostTypes.hostConfig, reconcile });
+  manager.addController<HostConfig>({
+    name: HOST_CONFIG_CONTROLLER,
+    for: blockhostTypes.hostConfig,
+    reconcile,
+  });
 }

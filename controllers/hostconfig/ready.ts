@@ -14,7 +14,13 @@ export function readyCondition(hostConfig: HostConfig): ConditionUpdate {
   const pending = SETUP_STEPS.filter((step) => !isConditionTrue(conditions, step));
   const observedGeneration = hostConfig.metadata.generation;
   if (pending.length === 0) {
-    return { type: 'Ready', status: 'True', reason: 'SetupComplete', message: 'every setup step is done', observedGeneration };
+    return {
+      type: 'Ready',
+      status: 'True',
+      reason: 'SetupComplete',
+      message: 'every setup step is done',
+      observedGeneration,
+    };
   }
   return {
     type: 'Ready',

@@ -28,7 +28,11 @@ describe('leader election between two manager processes', () => {
   };
 
   const sequence = async (): Promise<Entry[]> => {
-    const counter = await client.get<KubeObject & { data?: Record<string, string> }>(coreTypes.configMap, 'counter', namespace);
+    const counter = await client.get<KubeObject & { data?: Record<string, string> }>(
+      coreTypes.configMap,
+      'counter',
+      namespace,
+    );
     return (counter.data?.sequence ?? '')
       .split(',')
       .filter(Boolean)
@@ -39,7 +43,8 @@ describe('leader election between two manager processes', () => {
   };
 
   /** Identities in order of reconciling, with consecutive repeats collapsed: "a,b" means a then b, never both. */
-  const turns = (entries: Entry[]) => entries.map((e) => e.identity).filter((id, i, all) => id !== all[i - 1]);
+  const turns = (entries: Entry[]) =>
+    entries.map((e) => e.identity).filter((id, i, all) => id !== all[i - 1]);
 
   beforeAll(async () => {
     client = testClient();
@@ -54,7 +59,11 @@ describe('leader election between two manager processes', () => {
 
   it('only the leader reconciles; a killed leader is replaced within the lease duration; a stopped one hands over at once', async () => {
     const first = startManager('first');
-    await eventually('first manager leads', async () => (await sequence()).some((e) => e.identity === 'first'), 60_000);
+    await eventually(
+      'first manager leads',
+      async () => (await sequence()).some((e) => e.identity === 'first'),
+      60_000,
+    );
     startManager('second');
     // The standby has a warm cache but must not reconcile while the leader renews.
     await new Promise((resolve) => setTimeout(resolve, 5000));
@@ -62,7 +71,11 @@ describe('leader election between two manager processes', () => {
 
     const killedAt = Date.now();
     first.kill('SIGKILL');
-    await eventually('second manager takes over', async () => (await sequence()).some((e) => e.identity === 'second'), 40_000);
+    await eventually(
+      'second manager takes over',
+      async () => (await sequence()).some((e) => e.identity === 'second'),
+      40_000,
+    );
     const entries = await sequence();
     const lastOfFirst = entries.filter((e) => e.identity === 'first').at(-1)?.at ?? 0;
     const firstOfSecond = entries.find((e) => e.identity === 'second')?.at ?? 0;
@@ -78,7 +91,11 @@ describe('leader election between two manager processes', () => {
     const second = children[1];
     const stoppedAt = Date.now();
     second?.kill('SIGTERM');
-    await eventually('third manager takes over after release', async () => (await sequence()).some((e) => e.identity === 'third'), 30_000);
+    await eventually(
+      'third manager takes over after release',
+      async () => (await sequence()).some((e) => e.identity === 'third'),
+      30_000,
+    );
     const final = await sequence();
     const handover = (final.find((e) => e.identity === 'third')?.at ?? 0) - stoppedAt;
     expect(handover).toBeLessThan(LEASE_DURATION_MS / 2);

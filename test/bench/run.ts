@@ -1,0 +1,31 @@
+/**
+ * `npm run bench`: every benchmark writes test/bench/results/<name>.json and prints one line.
+ * Pass names to run a subset, e.g. `npm run bench -- reconcile-throughput`.
+ */
+import { startTestCluster } from '../harness/cluster.js';
+import { controlPlaneColdBuild, controlPlaneWarmStart } from './control-plane.js';
+import { reconcileThroughput } from './reconcile-throughput.js';
+
+const benchmarks: Record<string, () => Promise<void>> = {
+  'control-plane-cold-build': controlPlaneColdBuild,
+  'control-plane-warm-start': () => controlPlaneWarmStart(),
+  'reconcile-throughput': async () => {
+    const cluster = await startTestCluster();
+    try {
+      await reconcileThroughput(cluster);
+    } finally {
+      await cluster.stop();
+    }
+  },
+};
+
+const selected = process.argv.slice(2).filter((arg) => arg !== '--');
+const unknown = selected.filter((name) => !(name in benchmarks));
+if (unknown.length > 0) {
+  console.error(`unknown benchmark(s): ${unknown.join(', ')}; known: ${Object.keys(benchmarks).join(', ')}`);
+  process.exit(2);
+}
+for (const name of selected.length > 0 ? selected : Object.keys(benchmarks)) {
+  console.error(`==> ${name}`);
+  await benchmarks[name]?.();
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the harness needs when they are missing (as root; otherwise says
+# what to install). Go is required to build the control plane; Debian's own Go is too old for it.
+set -euo pipefail
+
+declare -A package_of=([openssl]=openssl [setpriv]=util-linux [flock]=util-linux [curl]=curl)
+missing=()
+for command in "${!package_of[@]}"; do
+  command -v "$command" >/dev/null || missing+=("${package_of[$command]}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  mapfile -t packages < <(printf '%s\n' "${missing[@]}" | sort -u)
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    echo "[system deps] installing ${packages[*]}" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >&2
+  else
+    echo "[system deps] missing packages: ${packages[*]} (install them, e.g. sudo apt-get install ${packages[*]})" >&2
+    exit 1
+  fi
+fi
+if ! command -v go >/dev/null; then
+  echo "[system deps] Go >= 1.24 is needed to build the control plane from Go modules: https://go.dev/doc/install" >&2
+  exit 1
+fi
