@@ -156,6 +156,7 @@ export class KubeClient {
     const abort = () => controller.abort(signal?.reason);
     signal?.addEventListener('abort', abort, { once: true });
     let quietTimer: NodeJS.Timeout | undefined;
+    let body: Readable | undefined;
     const touch = () => {
       clearTimeout(quietTimer);
       quietTimer = setTimeout(
@@ -171,7 +172,7 @@ export class KubeClient {
         signal: controller.signal,
       });
       if (!response.body) throw new Error('watch response has no body');
-      const body = Readable.fromWeb(response.body as WebReadableStream);
+      body = Readable.fromWeb(response.body as WebReadableStream);
       body.on('data', touch);
       for await (const line of createInterface({ input: body, crlfDelay: Infinity })) {
         if (line.trim() === '') continue;
@@ -184,6 +185,8 @@ export class KubeClient {
     } finally {
       clearTimeout(quietTimer);
       signal?.removeEventListener('abort', abort);
+      // Aborting makes the body stream emit an AbortError nobody reads any more; swallow it there.
+      body?.on('error', () => undefined).destroy();
       controller.abort();
     }
   }

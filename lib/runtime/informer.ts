@@ -34,6 +34,8 @@ export class Informer<T extends KubeObject> {
   private synced = false;
   private readonly syncWaiters: (() => void)[] = [];
   private running?: Promise<void>;
+  /** How often the cache was rebuilt from a list, and how often a watch had to be re-established. */
+  readonly stats = { lists: 0, watchRestarts: 0 };
 
   constructor(
     private readonly client: KubeClient,
@@ -88,6 +90,7 @@ export class Informer<T extends KubeObject> {
           backoff.reset();
         } catch (error) {
           if (signal.aborted) break;
+          this.stats.watchRestarts += 1;
           if (isGone(error)) {
             this.log.info({ informer: this.name }, 'resourceVersion too old (410 Gone); relisting');
             this.resourceVersion = undefined;
@@ -111,6 +114,7 @@ export class Informer<T extends KubeObject> {
       namespace: this.options.namespace,
       labelSelector: this.options.labelSelector,
     });
+    this.stats.lists += 1;
     const fresh = new Map(list.items.map((item) => [objectKey(item), item] as const));
     for (const [key, old] of this.store) {
       if (!fresh.has(key)) {

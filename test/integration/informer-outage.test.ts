@@ -71,6 +71,18 @@ describe('informers and queue across a kube-apiserver crash', () => {
     await plane?.stop();
   });
 
+  /** A client for the same cluster whose connections run through `proxy`. */
+  const throughProxy = (proxy: TcpProxy) => {
+    const direct = new KubeConfig();
+    direct.loadFromFile(plane.kubeconfigPath);
+    const proxied = new KubeConfig();
+    proxied.loadFromOptions({
+      ...direct,
+      clusters: direct.clusters.map((c) => ({ ...c, server: `https://127.0.0.1:${proxy.port}` })),
+    });
+    return new KubeClient(proxied);
+  };
+
   const put = async (name: string, value: string) => {
     try {
       const current = await client.get<ConfigMap>(coreTypes.configMap, name, namespace);
@@ -168,4 +180,80 @@ describe('informers and queue across a kube-apiserver crash', () => {
       await running;
     }
   });
+
+  it('relists after 410 Gone and emits the changes it missed, deletions included', async () => {
+    const gone = await createTestNamespace(client, 'gone');
+    const proxy = await TcpProxy.start(Number(new URL(plane.server).port));
+    const informer = new Informer<ConfigMap>(
+      throughProxy(proxy),
+      coreTypes.configMap,
+      createLogger('gone-test'),
+      {
+        namespace: gone,
+        // Skips the kube-root-ca.crt ConfigMap that kube-controller-manager puts in every namespace.
+        labelSelector: 'test=gone',
+        inactivityTimeoutMs: 2000,
+        backoff: new Backoff(50, 200),
+      },
+    );
+    const deleted: string[] = [];
+    const added: string[] = [];
+    informer.addHandlers({
+      onAdd: (o) => added.push(o.metadata.name ?? ''),
+      onDelete: (o) => deleted.push(o.metadata.name ?? ''),
+    });
+    const stop = new AbortController();
+    const running = informer.start(stop.signal);
+    try {
+      const labels = { test: 'gone' };
+      for (const name of ['a', 'b', 'c'])
+        await client.create(coreTypes.configMap, { metadata: { name, namespace: gone, labels } });
+      await eventually('initial objects cached', () => informer.list().length === 3);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const listsBefore = informer.stats.lists;
+      proxy.freezeExisting();
+
+      // While the informer is cut off: changes, then etcd compaction and an API server restart, so
+      // its last resourceVersion no longer exists anywhere and resuming the watch must fail with 410.
+      await client.delete(coreTypes.configMap, 'b', gone);
+      await client.update(coreTypes.configMap, {
+        metadata: { name: 'c', namespace: gone, labels },
+        data: { changed: 'yes' },
+      });
+      await client.create(coreTypes.configMap, { metadata: { name: 'd', namespace: gone, labels } });
+      await compactEtcd(plane.etcdUrl);
+      await plane.stopApiServer();
+      await plane.startApiServer();
+
+      await eventually(
+        'cache matches the server again',
+        () =>
+          informer
+            .list()
+            .map((o) => o.metadata.name)
+            .sort()
+            .join() === 'a,c,d',
+        30_000,
+      );
+      expect(deleted).toEqual(['b']);
+      expect(added).toEqual(['a', 'b', 'c', 'd']);
+      expect(informer.get(`${gone}/c`)?.data).toEqual({ changed: 'yes' });
+      expect(informer.stats.lists).toBeGreaterThan(listsBefore);
+    } finally {
+      stop.abort();
+      await proxy.stop();
+      await running;
+    }
+  });
 });
+
+/** Compacts etcd's history up to its current revision (etcd's v3 JSON gateway). */
+async function compactEtcd(etcdUrl: string): Promise<void> {
+  const post = async (path: string, body: unknown) => {
+    const response = await fetch(`${etcdUrl}${path}`, { method: 'POST', body: JSON.stringify(body) });
+    if (!response.ok) throw new Error(`etcd ${path}: ${response.status} ${await response.text()}`);
+    return (await response.json()) as { header: { revision: string } };
+  };
+  const { header } = await post('/v3/kv/range', { key: Buffer.from('/').toString('base64') });
+  await post('/v3/kv/compaction', { revision: header.revision, physical: true });
+}

@@ -49,8 +49,9 @@ export class LocalControlPlane {
     return `https://127.0.0.1:${this.ports.apiserver}`;
   }
 
-  get helmBinary(): string {
-    return this.binaries.helm;
+  /** etcd's client URL, for tests that manipulate storage directly (e.g. compaction). */
+  get etcdUrl(): string {
+    return `http://127.0.0.1:${this.ports.etcdClient}`;
   }
 
   /** Builds (or reuses cached) binaries, generates PKI, starts all three, waits until healthy. */
