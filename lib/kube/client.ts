@@ -3,9 +3,12 @@ import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { fetch, type Dispatcher } from 'undici';
+import { sleep } from '../backoff.js';
 import { KubeApiError } from './errors.js';
 import type { KubeList, KubeObject } from './object.js';
 import { apiVersionOf, type ResourceType } from './resource-types.js';
+
+const MAX_THROTTLE_RETRIES = 10;
 
 export type PatchType = 'merge' | 'json' | 'apply';
 
@@ -230,15 +233,25 @@ export class KubeClient {
     await this.kubeConfig.applySecurityAuthentication(context);
     const headers: Record<string, string> = { ...context.getHeaders(), accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = contentType;
-    const response = await fetch(url, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      dispatcher: context.getDispatcher() as Dispatcher | undefined,
-      signal,
-    });
-    if (!response.ok) throw await toApiError(method, path, response);
-    return response;
+    for (let attempt = 1; ; attempt += 1) {
+      const response = await fetch(url, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        dispatcher: context.getDispatcher() as Dispatcher | undefined,
+        signal,
+      });
+      if (response.ok) return response;
+      // 429 means the server did not process the request (priority and fairness, or a cache still
+      // initialising): wait as told and try again, as client-go does.
+      if (response.status === 429 && attempt < MAX_THROTTLE_RETRIES && !signal?.aborted) {
+        const retryAfter = Number(response.headers.get('retry-after') ?? '1');
+        await response.body?.cancel();
+        await sleep(Math.min(Number.isFinite(retryAfter) ? retryAfter : 1, 10) * 1000, signal);
+        continue;
+      }
+      throw await toApiError(method, path, response);
+    }
   }
 }
 

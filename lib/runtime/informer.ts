@@ -3,7 +3,7 @@ import { isGone, KubeApiError } from '../kube/errors.js';
 import { objectKey, type KubeObject } from '../kube/object.js';
 import { typeKey, type ResourceType } from '../kube/resource-types.js';
 import type { Logger } from '../log.js';
-import { Backoff, sleep } from './backoff.js';
+import { Backoff, sleep } from '../backoff.js';
 
 export interface InformerHandlers<T extends KubeObject> {
   onAdd?(object: T): void;

@@ -3,7 +3,7 @@ import { isAlreadyExists, isConflict, isNotFound } from '../kube/errors.js';
 import type { KubeObject } from '../kube/object.js';
 import { coreTypes } from '../kube/resource-types.js';
 import type { Logger } from '../log.js';
-import { sleep } from './backoff.js';
+import { sleep } from '../backoff.js';
 
 export interface LeaderElectionConfig {
   namespace: string;

@@ -2,6 +2,7 @@ import type { KubeClient } from '../kube/client.js';
 import type { KubeObject } from '../kube/object.js';
 import { typeKey, type ResourceType } from '../kube/resource-types.js';
 import type { Logger } from '../log.js';
+import { Backoff, sleep } from '../backoff.js';
 import { Controller, type ControllerOptions, type Watch } from './controller.js';
 import { EventRecorder } from './events.js';
 import { startHealthServer, type HealthServer } from './health-server.js';
@@ -41,6 +42,7 @@ export class Manager {
   readonly metrics: RuntimeMetrics;
   private readonly informers = new Map<string, Informer<KubeObject>>();
   private readonly controllers: Controller<KubeObject>[] = [];
+  private readonly runnables: { name: string; run: (signal: AbortSignal) => Promise<void> }[] = [];
   private readonly stopping = new AbortController();
   private health?: HealthServer;
   private started = false;
@@ -83,6 +85,14 @@ export class Manager {
     );
     this.controllers.push(controller as unknown as Controller<KubeObject>);
     return controller;
+  }
+
+  /**
+   * A long-running task that, like a controller, runs only on the leader (the chain watcher). It is
+   * restarted with backoff if it throws; it should return only once `signal` aborts.
+   */
+  addRunnable(name: string, run: (signal: AbortSignal) => Promise<void>): void {
+    this.runnables.push({ name, run });
   }
 
   /** `/readyz`: every informer has listed once. */
@@ -129,7 +139,36 @@ export class Manager {
   }
 
   private async runControllers(signal: AbortSignal): Promise<void> {
-    await Promise.all(this.controllers.map((controller) => controller.run(signal)));
+    await Promise.all([
+      ...this.controllers.map((controller) => controller.run(signal)),
+      ...this.runnables.map((runnable) => this.keepRunning(runnable.name, runnable.run, signal)),
+    ]);
+  }
+
+  private async keepRunning(
+    name: string,
+    run: (signal: AbortSignal) => Promise<void>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const backoff = new Backoff(1000, 60_000);
+    while (!signal.aborted) {
+      try {
+        await run(signal);
+        return;
+      } catch (error) {
+        if (signal.aborted) break;
+        const delay = backoff.next();
+        this.log.error(
+          {
+            runnable: name,
+            err: error instanceof Error ? error.message : String(error),
+            retryInMs: Math.round(delay),
+          },
+          'runnable failed; restarting',
+        );
+        await sleep(delay, signal);
+      }
+    }
   }
 
   /** Graceful stop: no new reconciles, in-flight ones finish, the lease is released. */

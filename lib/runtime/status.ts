@@ -2,7 +2,7 @@ import type { KubeClient } from '../kube/client.js';
 import { isConflict } from '../kube/errors.js';
 import type { KubeObject } from '../kube/object.js';
 import type { ResourceType } from '../kube/resource-types.js';
-import { Backoff, sleep } from './backoff.js';
+import { Backoff, sleep } from '../backoff.js';
 
 export interface StatusUpdateOptions {
   maxAttempts?: number;

@@ -5,7 +5,7 @@ import { isNotFound } from '../../lib/kube/errors.js';
 import type { KubeObject } from '../../lib/kube/object.js';
 import { coreTypes } from '../../lib/kube/resource-types.js';
 import { createLogger } from '../../lib/log.js';
-import { Backoff } from '../../lib/runtime/backoff.js';
+import { Backoff } from '../../lib/backoff.js';
 import { Informer } from '../../lib/runtime/informer.js';
 import { Manager } from '../../lib/runtime/manager.js';
 import { RuntimeMetrics } from '../../lib/runtime/metrics.js';

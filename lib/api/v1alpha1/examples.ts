@@ -132,7 +132,6 @@ export const exampleSubscription = {
     phase: 'Active',
     vmRef: { name: 'blockhost-007' },
     nft: { tokenId: '1', txHash: TX },
-    holder: SUBSCRIBER,
     observedGeneration: 1,
   },
 } satisfies z.input<typeof subscriptionSchema>;
@@ -441,13 +440,7 @@ export const invalidExamples: Record<'HostConfig' | 'Plan' | 'Subscription' | 'V
     invalid('expiry not a time', exampleSubscription, 'spec.expiresAt', 'tomorrow', 'spec.expiresAt', ''),
     invalid('unknown phase', exampleSubscription, 'status.phase', 'Paused', 'status.phase', ''),
     invalid('short tx hash', exampleSubscription, 'spec.source.txHash', '0xabcd', 'spec.source.txHash', ''),
-    invalidUpdate(
-      'changed subscriber',
-      exampleSubscription,
-      'spec.subscriber',
-      ADMIN,
-      'subscriber is immutable',
-    ),
+    invalidUpdate('changed contract', exampleSubscription, 'spec.contract', ADMIN, 'contract is immutable'),
     invalidUpdate(
       'changed id',
       exampleSubscription,
@@ -455,12 +448,13 @@ export const invalidExamples: Record<'HostConfig' | 'Plan' | 'Subscription' | 'V
       '8',
       'subscriptionId is immutable',
     ),
-    invalidUpdate(
-      'reverted cancellation',
-      variant(exampleSubscription, 'spec.cancelled', true) as object,
-      'spec.cancelled',
-      false,
-      'cannot be reverted',
+    invalid(
+      'credential without token',
+      exampleSubscription,
+      'spec.credential',
+      { holder: SUBSCRIBER },
+      'spec.credential.tokenId',
+      '',
     ),
   ],
   VM: [

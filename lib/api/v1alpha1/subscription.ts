@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { immutable, withCel } from '../cel.js';
+import { immutable } from '../cel.js';
 import {
   chainId,
   conditions,
@@ -50,8 +50,10 @@ export const subscriptionSpecSchema = z
       'BlockhostSubscriptions contract that emitted the events.',
     ),
     subscriptionId: immutable(positiveUint256, 'subscriptionId').describe('On-chain subscription id.'),
-    planId: immutable(positiveUint256, 'planId').describe('On-chain plan id.'),
-    subscriber: immutable(ethAddress, 'subscriber').describe('Wallet that bought the subscription.'),
+    // planId and subscriber are facts, not identity: a reorg deeper than the confirmations may give
+    // this id to another purchase, and the object must then follow the canonical chain.
+    planId: positiveUint256.describe('On-chain plan id.'),
+    subscriber: ethAddress.describe('Wallet that bought the subscription.'),
     expiresAt: dateTime.describe(
       "The contract's absolute expiresAt, from the latest Created/Extended/Cancelled event.",
     ),
@@ -59,11 +61,36 @@ export const subscriptionSpecSchema = z
       "The buyer's signature of the public secret, ECIES-encrypted to the server key (from SubscriptionCreated).",
     ),
     source: eventRef.describe('The SubscriptionCreated event this object was made from.'),
-    cancelled: withCel(z.boolean(), [
-      { rule: '!oldSelf || self', message: 'cancelled cannot be reverted: cancellation is final on-chain' },
-    ])
+    cancelled: z
+      .boolean()
       .default(false)
-      .describe('Whether the subscription was cancelled on-chain.'),
+      .describe(
+        'Whether the subscription is cancelled on-chain (read from the contract at the confirmed head).',
+      ),
+    removedByReorg: z
+      .boolean()
+      .default(false)
+      .describe(
+        'The subscription no longer exists on the canonical chain (a reorg deeper than the confirmations removed it). The object is kept, never deleted, so a reorg cannot destroy anything.',
+      ),
+    payloadError: z
+      .string()
+      .max(1024)
+      .optional()
+      .describe(
+        'Why the event payload could not be stored as it is (userEncrypted is then empty); the subscription controller fails such subscriptions with this reason.',
+      ),
+    credential: z
+      .object({
+        tokenId: uint256.describe('Access credential NFT minted for this subscription.'),
+        holder: ethAddress
+          .optional()
+          .describe('Current owner of that NFT at the confirmed head; SSH access follows it.'),
+      })
+      .optional()
+      .describe(
+        "The subscription's NFT as the chain reports it (SubscriptionCredentialMinted and Transfer events).",
+      ),
     lastEvent: eventRef
       .extend({
         kind: z
@@ -88,7 +115,6 @@ export const subscriptionStatusSchema = z
       })
       .optional()
       .describe('The access credential NFT minted for this subscription.'),
-    holder: ethAddress.optional().describe('Current holder of the NFT; SSH access follows it.'),
     conditions: conditions(SUBSCRIPTION_CONDITIONS).optional(),
     observedGeneration: observedGeneration.optional(),
   })

@@ -1,0 +1,51 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+/** Prometheus metrics of the chain layer, registered on the manager's registry. */
+export class ChainMetrics {
+  readonly headBlock: Gauge<'chain_id'>;
+  readonly processedBlock: Gauge<'chain_id'>;
+  readonly lagBlocks: Gauge<'chain_id'>;
+  readonly eventsIngested: Counter<'chain_id' | 'event'>;
+  readonly rpcErrors: Counter<'endpoint' | 'kind'>;
+  readonly reorgs: Counter<'chain_id'>;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.headBlock = new Gauge({
+      name: 'blockhost_chain_head_block',
+      help: 'Latest block number reported by the RPC endpoints',
+      labelNames: ['chain_id'],
+      registers,
+    });
+    this.processedBlock = new Gauge({
+      name: 'blockhost_chain_processed_block',
+      help: 'Last block whose events are stored in the cluster (the checkpoint)',
+      labelNames: ['chain_id'],
+      registers,
+    });
+    this.lagBlocks = new Gauge({
+      name: 'blockhost_chain_lag_blocks',
+      help: 'Head minus processed block',
+      labelNames: ['chain_id'],
+      registers,
+    });
+    this.eventsIngested = new Counter({
+      name: 'blockhost_chain_events_ingested_total',
+      help: 'Contract events applied to cluster objects, by event name',
+      labelNames: ['chain_id', 'event'],
+      registers,
+    });
+    this.rpcErrors = new Counter({
+      name: 'blockhost_chain_rpc_errors_total',
+      help: 'Failed JSON-RPC requests by endpoint and kind (network, http, rpc)',
+      labelNames: ['endpoint', 'kind'],
+      registers,
+    });
+    this.reorgs = new Counter({
+      name: 'blockhost_chain_reorgs_total',
+      help: 'Reorgs detected below the checkpoint (rewinds)',
+      labelNames: ['chain_id'],
+      registers,
+    });
+  }
+}

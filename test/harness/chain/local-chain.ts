@@ -1,0 +1,54 @@
+import { createPublicClient, createWalletClient, http, type Chain, type PublicClient } from 'viem';
+import {
+  deployBlockhost,
+  type BlockhostDeployment,
+  type SigningWalletClient,
+} from '../../../contracts/deploy.js';
+import { MockERC20Abi } from '../../../contracts/generated/artifacts.js';
+import { Anvil, ANVIL_ACCOUNT_COUNT, anvilAccount, type AnvilOptions } from './anvil.js';
+
+/** anvil with BlockHost's contracts, a mock USDC and the default plan deployed, and funded test wallets. */
+export interface LocalChain {
+  anvil: Anvil;
+  chain: Chain;
+  publicClient: PublicClient;
+  /** Account 0: deploys and owns the contracts (the server wallet). */
+  deployer: SigningWalletClient;
+  deployment: BlockhostDeployment;
+  /** A wallet of anvil account `index` (1.. are customers), holding 1,000,000 mock USDC. */
+  wallet(index: number): SigningWalletClient;
+  stop(): Promise<void>;
+}
+
+export async function startLocalChain(options: AnvilOptions = {}): Promise<LocalChain> {
+  const anvil = await Anvil.start(options);
+  const chain: Chain = {
+    id: anvil.chainId,
+    name: 'anvil',
+    nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
+    rpcUrls: { default: { http: [anvil.rpcUrl] } },
+  };
+  const transport = http(anvil.rpcUrl);
+  const publicClient = createPublicClient({ chain, transport, pollingInterval: 50 });
+  const wallet = (index: number): SigningWalletClient => {
+    if (index < 0 || index >= ANVIL_ACCOUNT_COUNT) throw new Error(`no anvil account ${index}`);
+    return createWalletClient({ chain, transport, account: anvilAccount(index) });
+  };
+  const deployer = wallet(0);
+  try {
+    const deployment = await deployBlockhost({ publicClient, walletClient: deployer });
+    for (let index = 1; index < ANVIL_ACCOUNT_COUNT; index += 1) {
+      const hash = await deployer.writeContract({
+        address: deployment.stablecoin,
+        abi: MockERC20Abi,
+        functionName: 'mint',
+        args: [anvilAccount(index).address, 1_000_000n * 10n ** 6n],
+      });
+      await publicClient.waitForTransactionReceipt({ hash });
+    }
+    return { anvil, chain, publicClient, deployer, deployment, wallet, stop: () => anvil.stop() };
+  } catch (error) {
+    await anvil.stop();
+    throw error;
+  }
+}
