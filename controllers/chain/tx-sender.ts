@@ -2,7 +2,7 @@ import { keccak256, type Hex, type LocalAccount, type PublicClient, type Transac
 import { isAlreadyExists } from '../../lib/kube/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { sleep } from '../../lib/backoff.js';
-import type { IntentStore} from './intent-store.js';
+import type { IntentStore } from './intent-store.js';
 import { type Attempt, type Intent } from './intent-store.js';
 
 export interface TxRequest {

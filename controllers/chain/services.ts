@@ -1,0 +1,58 @@
+import type { PublicClient } from 'viem';
+import type { ChainMetrics } from '../../lib/chain/metrics.js';
+import { createChainClient } from '../../lib/chain/rpc.js';
+import type { KubeClient } from '../../lib/kube/client.js';
+import type { Logger } from '../../lib/log.js';
+import { resolveChainContext, type ChainContext, type ChainContextResult } from './context.js';
+import { IntentStore } from './intent-store.js';
+import { TransactionSender } from './tx-sender.js';
+
+/**
+ * Shared chain plumbing of one controller manager: RPC clients per endpoint set, and exactly one
+ * transaction sender per server wallet (it must be the only user of the wallet's nonce).
+ */
+export class ChainServices {
+  private readonly clients = new Map<string, PublicClient>();
+  private readonly senders = new Map<string, TransactionSender>();
+
+  constructor(
+    readonly kube: KubeClient,
+    readonly namespace: string,
+    private readonly log: Logger,
+    readonly metrics?: ChainMetrics,
+  ) {}
+
+  context(): Promise<ChainContextResult> {
+    return resolveChainContext(this.kube, this.namespace);
+  }
+
+  client(context: ChainContext): PublicClient {
+    const key = JSON.stringify([context.chainId, context.endpoints]);
+    let client = this.clients.get(key);
+    if (!client) {
+      client = createChainClient({
+        chainId: context.chainId,
+        endpoints: context.endpoints,
+        metrics: this.metrics,
+      });
+      this.clients.set(key, client);
+    }
+    return client;
+  }
+
+  sender(context: ChainContext): TransactionSender {
+    const key = `${context.chainId}:${context.server.address}`;
+    let sender = this.senders.get(key);
+    if (!sender) {
+      sender = new TransactionSender({
+        chain: this.client(context),
+        chainId: context.chainId,
+        account: context.server,
+        store: new IntentStore(this.kube, this.namespace),
+        log: this.log.child({ component: 'tx-sender' }),
+      });
+      this.senders.set(key, sender);
+    }
+    return sender;
+  }
+}
