@@ -74,14 +74,12 @@ export function registerPlanController(manager: Manager, chain: ChainServices): 
   }
 
   async function readOnChain(id: bigint, context: ChainContext): Promise<OnChainPlan> {
-    const [name, price, active] = await chain
-      .client(context)
-      .readContract({
-        address: context.contracts.subscriptions,
-        abi: BlockhostSubscriptionsAbi,
-        functionName: 'getPlan',
-        args: [id],
-      });
+    const [name, price, active] = await chain.client(context).readContract({
+      address: context.contracts.subscriptions,
+      abi: BlockhostSubscriptionsAbi,
+      functionName: 'getPlan',
+      args: [id],
+    });
     return { name, price, active };
   }
 
