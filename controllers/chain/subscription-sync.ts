@@ -28,7 +28,7 @@ interface Touched {
 }
 
 const MAX_USER_ENCRYPTED_BYTES = 1024;
-const PARALLEL_WRITES = 8;
+const PARALLEL_WRITES = 32;
 
 const refOf = (log: Log): EventRef => ({
   txHash: log.transactionHash!,

@@ -62,7 +62,18 @@ export interface DeleteOptions {
  * and throws KubeApiError with the server's Status, so controllers can branch on conflicts and 404s.
  */
 export class KubeClient {
-  constructor(readonly kubeConfig: KubeConfig) {}
+  /**
+   * client-node builds a new undici Agent for every request, so no connection (and no TLS session)
+   * is ever reused. The TLS settings do not change during a client's life, so we keep the first
+   * Agent and let it pool connections; auth headers are still computed per request (tokens rotate).
+   */
+  private dispatcher?: Dispatcher;
+
+  constructor(
+    readonly kubeConfig: KubeConfig,
+    /** Limit for every request except watches; a pooled connection that went dead fails fast. */
+    private readonly requestTimeoutMs = 30_000,
+  ) {}
 
   /** KUBECONFIG / ~/.kube/config, or the in-cluster service account. */
   static fromDefault(): KubeClient {
@@ -173,6 +184,7 @@ export class KubeClient {
       const response = await this.send('GET', this.path(type, { namespace }), {
         query,
         signal: controller.signal,
+        ownConnection: true,
       });
       if (!response.body) throw new Error('watch response has no body');
       body = Readable.fromWeb(response.body as WebReadableStream);
@@ -203,7 +215,12 @@ export class KubeClient {
       contentType,
     }: { body?: unknown; query?: Record<string, string | number | undefined>; contentType?: string } = {},
   ): Promise<T> {
-    const response = await this.send(method, path, { body, query, contentType });
+    const response = await this.send(method, path, {
+      body,
+      query,
+      contentType,
+      signal: AbortSignal.timeout(this.requestTimeoutMs),
+    });
     const text = await response.text();
     return (text ? JSON.parse(text) : undefined) as T;
   }
@@ -216,11 +233,14 @@ export class KubeClient {
       query,
       contentType = 'application/json',
       signal,
+      ownConnection = false,
     }: {
       body?: unknown;
       query?: Record<string, string | number | undefined>;
       contentType?: string;
       signal?: AbortSignal;
+      /** A connection of its own, closed with the request: a watch must not park on (or leave behind) a pooled socket. */
+      ownConnection?: boolean;
     },
   ) {
     const cluster = this.kubeConfig.getCurrentCluster();
@@ -233,12 +253,16 @@ export class KubeClient {
     await this.kubeConfig.applySecurityAuthentication(context);
     const headers: Record<string, string> = { ...context.getHeaders(), accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = contentType;
+    const fresh = context.getDispatcher() as Dispatcher | undefined;
+    const dispatcher = ownConnection ? fresh : (this.dispatcher ??= fresh);
+    if (ownConnection && fresh)
+      signal?.addEventListener('abort', () => void fresh.destroy().catch(() => undefined), { once: true });
     for (let attempt = 1; ; attempt += 1) {
       const response = await fetch(url, {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
-        dispatcher: context.getDispatcher() as Dispatcher | undefined,
+        dispatcher,
         signal,
       });
       if (response.ok) return response;

@@ -2,21 +2,29 @@
  * `npm run bench`: every benchmark writes test/bench/results/<name>.json and prints one line.
  * Pass names to run a subset, e.g. `npm run bench -- reconcile-throughput`.
  */
-import { startTestCluster } from '../harness/cluster.js';
+import { startTestCluster, type TestCluster } from '../harness/cluster.js';
+import { backfillRate, emptyScanRate, eventLatency, mintThroughput } from './chain.js';
 import { controlPlaneColdBuild, controlPlaneWarmStart } from './control-plane.js';
 import { reconcileThroughput } from './reconcile-throughput.js';
+
+/** Runs `body` against a fresh cluster that is stopped afterwards. */
+async function withCluster(body: (cluster: TestCluster) => Promise<void>): Promise<void> {
+  const cluster = await startTestCluster();
+  try {
+    await body(cluster);
+  } finally {
+    await cluster.stop();
+  }
+}
 
 const benchmarks: Record<string, () => Promise<void>> = {
   'control-plane-cold-build': controlPlaneColdBuild,
   'control-plane-warm-start': () => controlPlaneWarmStart(),
-  'reconcile-throughput': async () => {
-    const cluster = await startTestCluster();
-    try {
-      await reconcileThroughput(cluster);
-    } finally {
-      await cluster.stop();
-    }
-  },
+  'reconcile-throughput': () => withCluster(reconcileThroughput),
+  'chain-backfill': () => withCluster(backfillRate),
+  'chain-empty-scan': () => withCluster(emptyScanRate),
+  'chain-event-latency': () => withCluster(eventLatency),
+  'sender-mint-throughput': () => withCluster(mintThroughput),
 };
 
 const selected = process.argv.slice(2).filter((arg) => arg !== '--');

@@ -80,7 +80,7 @@ describe('informers and queue across a kube-apiserver crash', () => {
       ...direct,
       clusters: direct.clusters.map((c) => ({ ...c, server: `https://127.0.0.1:${proxy.port}` })),
     });
-    return new KubeClient(proxied);
+    return new KubeClient(proxied, 2000);
   };
 
   const put = async (name: string, value: string) => {
