@@ -1,19 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { buySubscription } from '../../../contracts/deploy.js';
-import { exampleHostConfig, examplePlan } from '../../../lib/api/v1alpha1/examples.js';
+import { examplePlan } from '../../../lib/api/v1alpha1/examples.js';
 import {
   blockhostTypes,
   subscriptionResourceName,
-  type HostConfig,
   type Plan,
   type Subscription,
 } from '../../../lib/api/v1alpha1/index.js';
 import type { KubeClient } from '../../../lib/kube/client.js';
 import { isNotFound } from '../../../lib/kube/errors.js';
-import { coreTypes } from '../../../lib/kube/resource-types.js';
 import { freePort } from '../../harness/processes.js';
-import { anvilPrivateKey } from '../../harness/chain/anvil.js';
+import { useLocalChain } from '../../harness/chain/host-config.js';
 import { startLocalChain, type LocalChain } from '../../harness/chain/local-chain.js';
 import {
   acquireClusterLock,
@@ -40,24 +38,7 @@ describe('controller manager with a chain', () => {
     });
     namespace = await createTestNamespace(kube, 'e2e-chain');
     chain = await startLocalChain();
-    const host = structuredClone(exampleHostConfig) as HostConfig;
-    host.spec.chain = {
-      chainId: chain.anvil.chainId,
-      rpcEndpoints: [chain.anvil.rpcUrl],
-      confirmations: 1,
-      pollIntervalSeconds: 1,
-      deploy: false,
-      contracts: {
-        subscriptions: chain.deployment.subscriptions,
-        nft: chain.deployment.nft,
-        startBlock: Number(chain.deployment.deployBlock),
-      },
-    } as HostConfig['spec']['chain'];
-    await kube.create(blockhostTypes.hostConfig, host);
-    await kube.create(coreTypes.secret, {
-      metadata: { name: 'blockhost-server-wallet', namespace },
-      stringData: { privateKey: anvilPrivateKey(0) },
-    } as never);
+    await useLocalChain(kube, namespace, chain, { confirmations: 1, pollIntervalSeconds: 1 });
     const port = await freePort();
     metricsUrl = `http://127.0.0.1:${port}/metrics`;
     manager = spawn(

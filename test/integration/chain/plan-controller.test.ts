@@ -2,8 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { BlockhostSubscriptionsAbi } from '../../../contracts/generated/artifacts.js';
 import { ChainServices } from '../../../controllers/chain/services.js';
 import { registerPlanController } from '../../../controllers/plan/controller.js';
-import { exampleHostConfig } from '../../../lib/api/v1alpha1/examples.js';
-import { blockhostTypes, type HostConfig, type Plan } from '../../../lib/api/v1alpha1/index.js';
+import { blockhostTypes, type Plan } from '../../../lib/api/v1alpha1/index.js';
 import type { KubeClient } from '../../../lib/kube/client.js';
 import { isNotFound } from '../../../lib/kube/errors.js';
 import { coreTypes } from '../../../lib/kube/resource-types.js';
@@ -12,7 +11,7 @@ import { findCondition } from '../../../lib/runtime/conditions.js';
 import { Manager } from '../../../lib/runtime/manager.js';
 import { RuntimeMetrics } from '../../../lib/runtime/metrics.js';
 import { updateStatus } from '../../../lib/runtime/status.js';
-import { anvilPrivateKey } from '../../harness/chain/anvil.js';
+import { useLocalChain } from '../../harness/chain/host-config.js';
 import { startLocalChain, type LocalChain } from '../../harness/chain/local-chain.js';
 import {
   acquireClusterLock,
@@ -54,22 +53,7 @@ describe('plan controller', () => {
     });
     namespace = await createTestNamespace(kube, 'plans');
     chain = await startLocalChain();
-    const host = structuredClone(exampleHostConfig) as HostConfig;
-    host.spec.chain = {
-      chainId: chain.anvil.chainId,
-      rpcEndpoints: [chain.anvil.rpcUrl],
-      deploy: false,
-      contracts: {
-        subscriptions: chain.deployment.subscriptions,
-        nft: chain.deployment.nft,
-        startBlock: Number(chain.deployment.deployBlock),
-      },
-    } as HostConfig['spec']['chain'];
-    await kube.create(blockhostTypes.hostConfig, host);
-    await kube.create(coreTypes.secret, {
-      metadata: { name: 'blockhost-server-wallet', namespace },
-      stringData: { privateKey: anvilPrivateKey(0) },
-    } as never);
+    await useLocalChain(kube, namespace, chain);
     const log = createLogger('plan-test');
     manager = new Manager({ client: kube, log, metrics: new RuntimeMetrics({ processMetrics: false }) });
     registerPlanController(manager, new ChainServices(kube, namespace, log));
