@@ -8,13 +8,20 @@ import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { coreTypes } from '../../lib/kube/resource-types.js';
 import { isAlreadyExists } from '../../lib/kube/errors.js';
+import { examplePlan } from '../../lib/api/v1alpha1/examples.js';
+import { API_VERSION, blockhostTypes, type Plan } from '../../lib/api/v1alpha1/index.js';
+import { apply } from '../../lib/kube/apply.js';
+import { useLocalChain } from './chain/host-config.js';
+import { startLocalChain } from './chain/local-chain.js';
 import { ensureControlPlaneBinaries } from './control-plane/binaries.js';
 import { startTestCluster } from './cluster.js';
 
 const usage = `Usage: npm start [-- options]
 
 Starts BlockHost locally: etcd, kube-apiserver and kube-controller-manager built from pinned Go
-modules (cached after the first run), the BlockHost CRDs, and the BlockHost controller manager.
+modules (cached after the first run), the BlockHost CRDs, a local chain (anvil) with the BlockHost
+contracts, a mock USDC and the default plan deployed, a HostConfig pointing at it, and the BlockHost
+controller manager (chain watcher, plan controller, HostConfig controller).
 
 Options:
   --use-existing-cluster   run the controller manager against the cluster in $KUBECONFIG instead
@@ -46,6 +53,17 @@ await client
     if (!isAlreadyExists(error)) throw error;
   });
 
+step('starting a local chain (anvil) and deploying the contracts');
+// No plans at deployment: the Plan object below is the truth and the plan controller creates it.
+const chain = await startLocalChain({ plans: [] });
+await useLocalChain(client, 'blockhost-system', chain, { confirmations: 1, pollIntervalSeconds: 1 });
+await apply(client, blockhostTypes.plan, {
+  apiVersion: API_VERSION,
+  kind: 'Plan',
+  metadata: { name: 'basic' },
+  spec: examplePlan.spec,
+} as Plan);
+
 step('starting the controller manager');
 const manager = spawn(
   process.execPath,
@@ -67,8 +85,14 @@ BlockHost is running.
   try:         export KUBECONFIG=${cluster.kubeconfigPath}
                export PATH=${dirname(kubectl)}:$PATH   # kubectl and helm matching this cluster
                kubectl get crds
-               kubectl apply -f docs/examples/hostconfig.yaml && kubectl describe hostconfig host
+               kubectl describe hostconfig host && kubectl get bhplan
                kubectl get blockhost -A
+  chain:       ${chain.anvil.rpcUrl} (chain id ${chain.anvil.chainId})
+               BlockhostSubscriptions ${chain.deployment.subscriptions}
+               AccessCredentialNFT    ${chain.deployment.nft}
+               mock USDC              ${chain.deployment.stablecoin}
+               anvil accounts 1-9 hold mock USDC; a purchase becomes a Subscription within seconds:
+               kubectl get subscriptions -n blockhost-system -w
   metrics:     http://127.0.0.1:${values['health-port']}/metrics
 Press Ctrl-C to stop.
 `);
@@ -80,6 +104,7 @@ const stop = async (code: number) => {
   step('stopping');
   manager.kill('SIGTERM');
   if (manager.exitCode === null) await once(manager, 'exit');
+  await chain.stop();
   await cluster.stop();
   process.exit(code);
 };

@@ -2,6 +2,7 @@ import { createPublicClient, createWalletClient, http, type Chain, type PublicCl
 import {
   deployBlockhost,
   type BlockhostDeployment,
+  type PlanSpec,
   type SigningWalletClient,
 } from '../../../contracts/deploy.js';
 import { MockERC20Abi } from '../../../contracts/generated/artifacts.js';
@@ -20,7 +21,11 @@ export interface LocalChain {
   stop(): Promise<void>;
 }
 
-export async function startLocalChain(options: AnvilOptions = {}): Promise<LocalChain> {
+/** `plans`: on-chain plans to create at deployment (default: the wizard's "Basic VM"). */
+export async function startLocalChain({
+  plans,
+  ...options
+}: AnvilOptions & { plans?: readonly PlanSpec[] } = {}): Promise<LocalChain> {
   const anvil = await Anvil.start(options);
   const chain: Chain = {
     id: anvil.chainId,
@@ -36,7 +41,7 @@ export async function startLocalChain(options: AnvilOptions = {}): Promise<Local
   };
   const deployer = wallet(0);
   try {
-    const deployment = await deployBlockhost({ publicClient, walletClient: deployer });
+    const deployment = await deployBlockhost({ publicClient, walletClient: deployer, plans });
     for (let index = 1; index < ANVIL_ACCOUNT_COUNT; index += 1) {
       const hash = await deployer.writeContract({
         address: deployment.stablecoin,
