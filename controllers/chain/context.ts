@@ -15,6 +15,8 @@ export interface ChainContext {
   contracts: { subscriptions: Address; nft: Address };
   startBlock: bigint;
   server: LocalAccount;
+  /** The same key as `server`, for decrypting customer payloads (ECIES). */
+  serverPrivateKey: Hex;
 }
 
 export type ChainContextResult = { context: ChainContext } | { notReady: string };
@@ -62,6 +64,7 @@ export async function resolveChainContext(kube: KubeClient, namespace: string): 
       contracts: { subscriptions: contracts.subscriptions as Address, nft: contracts.nft as Address },
       startBlock: BigInt(contracts.startBlock ?? 0),
       server: privateKeyToAccount(hex),
+      serverPrivateKey: hex,
     },
   };
 }

@@ -55,6 +55,8 @@ export class SubscriptionSync {
     private readonly namespace: string,
     private readonly log: Logger,
     private readonly metrics?: ChainMetrics,
+    /** Says why a payload is unusable (e.g. not decryptable with the server key), or undefined. */
+    private readonly checkPayload?: (userEncrypted: `0x${string}`) => string | undefined,
   ) {}
 
   /**
@@ -200,9 +202,11 @@ export class SubscriptionSync {
     };
     const payloadError = oversized
       ? `userEncrypted is ${(payload.length - 2) / 2} bytes; at most ${MAX_USER_ENCRYPTED_BYTES} are accepted`
-      : !existing && !entry.created
-        ? 'the SubscriptionCreated event was not seen (it is before the watcher start block)'
-        : existing?.payloadError;
+      : payload !== undefined
+        ? this.checkPayload?.(payload)
+        : !existing && !entry.created
+          ? 'the SubscriptionCreated event was not seen (it is before the watcher start block)'
+          : existing?.payloadError;
     if (payloadError) spec.payloadError = payloadError;
     if (spec.lastEvent === undefined) delete spec.lastEvent;
     if (spec.credential === undefined) delete spec.credential;

@@ -1,4 +1,5 @@
 import type { Log, PublicClient } from 'viem';
+import { decryptUserSignature, isCryptoError } from '../../lib/crypto/index.js';
 import { blockhostTypes, type Subscription } from '../../lib/api/v1alpha1/index.js';
 import type { ChainMetrics } from '../../lib/chain/metrics.js';
 import { createChainClient } from '../../lib/chain/rpc.js';
@@ -8,6 +9,16 @@ import { Backoff, sleep } from '../../lib/backoff.js';
 import { CheckpointStore, type BlockRef, type Checkpoint } from './checkpoint.js';
 import { LogScanner } from './log-scanner.js';
 import { SubscriptionSync, type ChainContracts } from './subscription-sync.js';
+
+/** Why the server key cannot recover a customer signature from `payload`, or undefined if it can. */
+function undecryptableReason(serverKey: `0x${string}`, payload: `0x${string}`): string | undefined {
+  try {
+    decryptUserSignature(serverKey, payload);
+    return undefined;
+  } catch (error) {
+    return `userEncrypted cannot be decrypted with the server key (${isCryptoError(error) ? error.code : 'unexpected error'}): ${(error as Error).message}`;
+  }
+}
 
 export interface ChainWatcherConfig {
   chainId: number;
@@ -21,6 +32,8 @@ export interface ChainWatcherConfig {
   namespace: string;
   pollIntervalMs?: number;
   maxBlockRange?: bigint;
+  /** When given, payloads that this key cannot decrypt are recorded as spec.payloadError. */
+  serverPrivateKey?: `0x${string}`;
   rpcTimeoutMs?: number;
 }
 
@@ -57,6 +70,7 @@ export class ChainWatcher {
       [config.contracts.subscriptions, config.contracts.nft],
       config.maxBlockRange,
     );
+    const serverKey = config.serverPrivateKey;
     this.sync = new SubscriptionSync(
       kube,
       this.chain,
@@ -65,6 +79,7 @@ export class ChainWatcher {
       config.namespace,
       log,
       metrics,
+      serverKey && ((payload) => undecryptableReason(serverKey, payload)),
     );
     this.store = new CheckpointStore(
       kube,

@@ -11,6 +11,8 @@ import {
 import { ChainMetrics } from '../../../lib/chain/metrics.js';
 import type { KubeClient } from '../../../lib/kube/client.js';
 import { createLogger } from '../../../lib/log.js';
+import { encryptUserSignature, publicKeyFromPrivateKey, signMessage } from '../../../lib/crypto/index.js';
+import { anvilPrivateKey } from '../../harness/chain/anvil.js';
 import { startLocalChain, type LocalChain } from '../../harness/chain/local-chain.js';
 import { createTestNamespace, deleteNamespace, testClient } from '../../harness/kube.js';
 
@@ -130,5 +132,20 @@ describe('chain watcher', () => {
     expect(stored[2]?.spec.userEncrypted).toBe('0x');
     expect(stored[2]?.spec.payloadError).toMatch(/2000 bytes; at most 1024/);
     expect(stored[3]?.spec.payloadError).toBeUndefined();
+  });
+
+  it('records payloads the server key cannot decrypt, and accepts ones it can', async () => {
+    const serverKey = anvilPrivateKey(0);
+    const signature = signMessage(anvilPrivateKey(1), 'blockhost-access');
+    await buy(1, 30n, encryptUserSignature(publicKeyFromPrivateKey(serverKey), signature) as `0x${string}`);
+    await buy(2, 30n, `0x04${'00'.repeat(120)}`);
+    await chain.anvil.mine(CONFIRMATIONS);
+    await new ChainWatcher(kube, { ...config, serverPrivateKey: serverKey }, log).catchUp();
+    const stored = await subscriptions();
+    expect(stored).toHaveLength(6);
+    expect(stored[4]?.spec.payloadError).toBeUndefined();
+    expect(stored[5]?.spec.payloadError).toMatch(
+      /cannot be decrypted with the server key \(INVALID_EPHEMERAL_KEY\)/,
+    );
   });
 });
