@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { KubeClient } from '../../lib/kube/client.js';
 import { isAlreadyExists, isNotFound } from '../../lib/kube/errors.js';
 import { coreTypes } from '../../lib/kube/resource-types.js';
+import { blockhostTypes, HOST_CONFIG_NAME } from '../../lib/api/v1alpha1/index.js';
 import { waitFor } from './processes.js';
 
 /** The client for the cluster the jest global setup prepared (or the one in KUBECONFIG). */
@@ -50,4 +51,21 @@ export async function acquireClusterLock(client: KubeClient, name: string): Prom
     );
   await waitFor(`test lock ${name}`, tryCreate, { timeoutMs: 300_000, intervalMs: 250 });
   return () => client.delete(coreTypes.configMap, lockName, 'default');
+}
+
+/**
+ * Exclusive use of the singleton HostConfig `host` for one test file: takes the cluster lock and
+ * removes any leftover `host`. The returned function deletes `host` and releases the lock.
+ */
+export async function claimHostConfig(client: KubeClient): Promise<() => Promise<void>> {
+  const release = await acquireClusterLock(client, 'hostconfig');
+  const deleteHost = () =>
+    client.delete(blockhostTypes.hostConfig, HOST_CONFIG_NAME).catch((error: unknown) => {
+      if (!isNotFound(error)) throw error;
+    });
+  await deleteHost();
+  return async () => {
+    await deleteHost();
+    await release();
+  };
 }

@@ -4,7 +4,6 @@ import { once } from 'node:events';
 import { blockhostTypes, type HostConfig } from '../../lib/api/v1alpha1/index.js';
 import { exampleHostConfig } from '../../lib/api/v1alpha1/examples.js';
 import type { KubeClient } from '../../lib/kube/client.js';
-import { isNotFound } from '../../lib/kube/errors.js';
 import type { KubeObject } from '../../lib/kube/object.js';
 import { coreTypes } from '../../lib/kube/resource-types.js';
 import { findCondition } from '../../lib/runtime/conditions.js';
@@ -12,7 +11,7 @@ import { updateStatus } from '../../lib/runtime/status.js';
 import { SETUP_STEPS } from '../../controllers/hostconfig/ready.js';
 import { freePort } from '../harness/processes.js';
 import {
-  acquireClusterLock,
+  claimHostConfig,
   createTestNamespace,
   deleteNamespace,
   eventually,
@@ -35,10 +34,7 @@ describe('controller manager process', () => {
 
   beforeAll(async () => {
     client = testClient();
-    release = await acquireClusterLock(client, 'hostconfig');
-    await client.delete(blockhostTypes.hostConfig, 'host').catch((error: unknown) => {
-      if (!isNotFound(error)) throw error;
-    });
+    release = await claimHostConfig(client);
     namespace = await createTestNamespace(client, 'manager');
     healthPort = await freePort();
     manager = spawn(
@@ -58,7 +54,6 @@ describe('controller manager process', () => {
 
   afterAll(async () => {
     manager.kill('SIGKILL');
-    await client.delete(blockhostTypes.hostConfig, 'host').catch(() => undefined);
     await deleteNamespace(client, namespace);
     await release();
   });

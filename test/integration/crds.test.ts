@@ -21,7 +21,7 @@ import { isNotFound, KubeApiError } from '../../lib/kube/errors.js';
 import type { KubeObject } from '../../lib/kube/object.js';
 import { coreTypes, type ResourceType } from '../../lib/kube/resource-types.js';
 import { ensureControlPlaneBinaries } from '../harness/control-plane/binaries.js';
-import { acquireClusterLock, createTestNamespace, deleteNamespace, testClient } from '../harness/kube.js';
+import { claimHostConfig, createTestNamespace, deleteNamespace, testClient } from '../harness/kube.js';
 
 type Kind = keyof typeof invalidExamples;
 
@@ -101,10 +101,9 @@ describe('BlockHost CRDs on a real apiserver', () => {
   beforeAll(async () => {
     client = testClient();
     // HostConfig `host` is cluster-wide; other test files use it too.
-    releaseHostConfig = await acquireClusterLock(client, 'hostconfig');
+    releaseHostConfig = await claimHostConfig(client);
     home = { namespace: await createTestNamespace(client, 'crds'), planName: `crds-${suffix}` };
     scratch = { namespace: await createTestNamespace(client, 'crds-x'), planName: `crds-x-${suffix}` };
-    await client.delete(blockhostTypes.hostConfig, 'host').catch(ignoreNotFound);
     for (const kind of kindNames) {
       const object = placed(kind, kinds[kind].example, home);
       const { metadata } = await client.create(kinds[kind].type, object);
@@ -115,7 +114,6 @@ describe('BlockHost CRDs on a real apiserver', () => {
   });
 
   afterAll(async () => {
-    await client.delete(blockhostTypes.hostConfig, 'host').catch(ignoreNotFound);
     await client.delete(blockhostTypes.hostConfig, `other-${suffix}`).catch(ignoreNotFound);
     for (const place of [home, scratch]) {
       await client.delete(blockhostTypes.plan, place.planName).catch(ignoreNotFound);

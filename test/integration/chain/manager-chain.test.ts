@@ -9,12 +9,11 @@ import {
   type Subscription,
 } from '../../../lib/api/v1alpha1/index.js';
 import type { KubeClient } from '../../../lib/kube/client.js';
-import { isNotFound } from '../../../lib/kube/errors.js';
 import { freePort } from '../../harness/processes.js';
 import { useLocalChain } from '../../harness/chain/host-config.js';
 import { startLocalChain, type LocalChain } from '../../harness/chain/local-chain.js';
 import {
-  acquireClusterLock,
+  claimHostConfig,
   createTestNamespace,
   deleteNamespace,
   eventually,
@@ -32,10 +31,7 @@ describe('controller manager with a chain', () => {
 
   beforeAll(async () => {
     kube = testClient();
-    release = await acquireClusterLock(kube, 'hostconfig');
-    await kube.delete(blockhostTypes.hostConfig, 'host').catch((error: unknown) => {
-      if (!isNotFound(error)) throw error;
-    });
+    release = await claimHostConfig(kube);
     namespace = await createTestNamespace(kube, 'e2e-chain');
     chain = await startLocalChain();
     await useLocalChain(kube, namespace, chain, { confirmations: 1, pollIntervalSeconds: 1 });
@@ -61,7 +57,6 @@ describe('controller manager with a chain', () => {
   afterAll(async () => {
     manager?.kill('SIGTERM');
     await kube.delete(blockhostTypes.plan, planName).catch(() => undefined);
-    await kube.delete(blockhostTypes.hostConfig, 'host').catch(() => undefined);
     await chain?.stop();
     await deleteNamespace(kube, namespace);
     await release?.();

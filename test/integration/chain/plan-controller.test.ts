@@ -4,7 +4,6 @@ import { ChainServices } from '../../../controllers/chain/services.js';
 import { registerPlanController } from '../../../controllers/plan/controller.js';
 import { blockhostTypes, type Plan } from '../../../lib/api/v1alpha1/index.js';
 import type { KubeClient } from '../../../lib/kube/client.js';
-import { isNotFound } from '../../../lib/kube/errors.js';
 import { coreTypes } from '../../../lib/kube/resource-types.js';
 import { createLogger } from '../../../lib/log.js';
 import { findCondition } from '../../../lib/runtime/conditions.js';
@@ -14,7 +13,7 @@ import { updateStatus } from '../../../lib/runtime/status.js';
 import { useLocalChain } from '../../harness/chain/host-config.js';
 import { startLocalChain, type LocalChain } from '../../harness/chain/local-chain.js';
 import {
-  acquireClusterLock,
+  claimHostConfig,
   createTestNamespace,
   deleteNamespace,
   eventually,
@@ -47,10 +46,7 @@ describe('plan controller', () => {
 
   beforeAll(async () => {
     kube = testClient();
-    release = await acquireClusterLock(kube, 'hostconfig');
-    await kube.delete(blockhostTypes.hostConfig, 'host').catch((error: unknown) => {
-      if (!isNotFound(error)) throw error;
-    });
+    release = await claimHostConfig(kube);
     namespace = await createTestNamespace(kube, 'plans');
     chain = await startLocalChain();
     await useLocalChain(kube, namespace, chain);
@@ -64,7 +60,6 @@ describe('plan controller', () => {
     manager?.stop();
     await running;
     await kube.delete(blockhostTypes.plan, planName).catch(() => undefined);
-    await kube.delete(blockhostTypes.hostConfig, 'host').catch(() => undefined);
     await chain?.stop();
     await deleteNamespace(kube, namespace);
     await release?.();
