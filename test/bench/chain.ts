@@ -63,55 +63,59 @@ async function purchases(chain: LocalChain, count: number): Promise<void> {
   await chain.publicClient.waitForTransactionReceipt({ hash: last });
 }
 
-/** Backfill: 2,000 purchases already on-chain, one watcher pass stores them all. */
-export async function backfillRate(cluster: TestCluster): Promise<void> {
+/**
+ * Prepares a chain with `prepare`, then times one watcher pass from the deployment block into a
+ * fresh namespace; returns the seconds and how many Subscriptions it stored.
+ */
+async function timedCatchUp(
+  cluster: TestCluster,
+  name: string,
+  prepare: (chain: LocalChain) => Promise<void>,
+) {
   const kube = cluster.client();
   const chain = await startLocalChain();
   try {
-    await purchases(chain, 2000);
-    await chain.anvil.mine(1);
-    const ns = await namespace(kube, 'bench-backfill');
+    await prepare(chain);
+    const ns = await namespace(kube, name);
     const started = performance.now();
     await new ChainWatcher(kube, watcherConfig(chain, ns), log).catchUp();
     const seconds = (performance.now() - started) / 1000;
     const stored = (await kube.list<Subscription>(blockhostTypes.subscription, { namespace: ns })).items
       .length;
-    if (stored !== 2000) throw new Error(`backfill stored ${stored} subscriptions, expected 2000`);
-    writeResult({
-      benchmark: 'chain-backfill',
-      metric: 'Subscription objects stored per second when catching up on 2000 purchases',
-      unit: 'objects/s',
-      value: stored / seconds,
-      samples: 1,
-    });
     await kube.delete(coreTypes.namespace, ns);
+    return { seconds, stored };
   } finally {
     await chain.stop();
   }
 }
 
+/** Backfill: 2,000 purchases already on-chain, one watcher pass stores them all. */
+export async function backfillRate(cluster: TestCluster): Promise<void> {
+  const { seconds, stored } = await timedCatchUp(cluster, 'bench-backfill', async (chain) => {
+    await purchases(chain, 2000);
+    await chain.anvil.mine(1);
+  });
+  if (stored !== 2000) throw new Error(`backfill stored ${stored} subscriptions, expected 2000`);
+  writeResult({
+    benchmark: 'chain-backfill',
+    metric: 'Subscription objects stored per second when catching up on 2000 purchases',
+    unit: 'objects/s',
+    value: stored / seconds,
+    samples: 1,
+  });
+}
+
 /** Scanning blocks without our events: how fast the watcher walks an idle chain after downtime. */
 export async function emptyScanRate(cluster: TestCluster): Promise<void> {
-  const kube = cluster.client();
-  const chain = await startLocalChain();
-  try {
-    const blocks = 5000;
-    await chain.anvil.mine(blocks);
-    const ns = await namespace(kube, 'bench-empty-scan');
-    const started = performance.now();
-    await new ChainWatcher(kube, watcherConfig(chain, ns), log).catchUp();
-    const seconds = (performance.now() - started) / 1000;
-    writeResult({
-      benchmark: 'chain-empty-scan',
-      metric: `blocks scanned per second over ${blocks} empty blocks (ranges of up to 2000)`,
-      unit: 'blocks/s',
-      value: blocks / seconds,
-      samples: 1,
-    });
-    await kube.delete(coreTypes.namespace, ns);
-  } finally {
-    await chain.stop();
-  }
+  const blocks = 5000;
+  const { seconds } = await timedCatchUp(cluster, 'bench-empty-scan', (chain) => chain.anvil.mine(blocks));
+  writeResult({
+    benchmark: 'chain-empty-scan',
+    metric: `blocks scanned per second over ${blocks} empty blocks (ranges of up to 2000)`,
+    unit: 'blocks/s',
+    value: blocks / seconds,
+    samples: 1,
+  });
 }
 
 /** From a purchase being mined (1 s blocks) to its Subscription object appearing, confirmations = 1. */
