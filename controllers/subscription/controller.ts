@@ -1,0 +1,342 @@
+import type { Address, Hex } from 'viem';
+import {
+  API_VERSION,
+  blockhostTypes,
+  HOST_CONFIG_NAME,
+  type HostConfig,
+  type Plan,
+  type Subscription,
+  type VM,
+} from '../../lib/api/v1alpha1/index.js';
+import { decryptUserSignature, encryptConnectionDetails } from '../../lib/crypto/index.js';
+import { isNotFound } from '../../lib/kube/errors.js';
+import { setCondition, type ConditionUpdate } from '../../lib/runtime/conditions.js';
+import type { Request, ReconcileContext, ReconcileResult } from '../../lib/runtime/controller.js';
+import type { Manager } from '../../lib/runtime/manager.js';
+import { setControllerReference } from '../../lib/runtime/owners.js';
+import { updateStatus } from '../../lib/runtime/status.js';
+import { CredentialMinter } from '../chain/credential-minter.js';
+import type { ChainServices } from '../chain/services.js';
+import { lifecycle } from './lifecycle.js';
+
+export const SUBSCRIPTION_CONTROLLER = 'subscription';
+const LOGIN_USER = 'admin';
+const SSH_PORT = 22;
+const RETRY_LATER_MS = 60_000;
+/** Expiry is acted on within a minute even if a timer was lost; never sleep longer than this. */
+const MAX_SLEEP_MS = 60_000;
+
+type Status = NonNullable<Subscription['status']>;
+
+interface Outcome {
+  phase: NonNullable<Status['phase']>;
+  reason: string;
+  message: string;
+  conditions?: ConditionUpdate[];
+  vmRef?: string;
+  nft?: Status['nft'];
+}
+
+export interface SubscriptionControllerOptions {
+  /** The clock; tests move it to expiry without waiting days. */
+  now?: () => number;
+}
+
+/**
+ * Drives one subscription from purchase to end: decrypt the buyer's payload with the server key →
+ * create the VM (owned by the Subscription, sized by its Plan) → once it runs and its guest agent
+ * answers, encrypt the connection details to the buyer's signature and mint the NFT exactly once →
+ * Active. At the on-chain expiry the VM is stopped (disk kept); after the grace period, or on
+ * cancellation, it is deleted. Every decision comes from stored, confirmed chain facts.
+ */
+export function registerSubscriptionController(
+  manager: Manager,
+  chain: ChainServices,
+  options: SubscriptionControllerOptions = {},
+): void {
+  const now = options.now ?? Date.now;
+  const subscriptions = manager.informer<Subscription>(blockhostTypes.subscription);
+  const vms = manager.informer<VM>(blockhostTypes.vm);
+  const plans = manager.informer<Plan>(blockhostTypes.plan);
+  const hosts = manager.informer<HostConfig>(blockhostTypes.hostConfig);
+  const events = manager.eventRecorder(SUBSCRIPTION_CONTROLLER);
+  const kube = manager.client;
+
+  const planFor = (subscription: Subscription) =>
+    plans
+      .list()
+      .find(
+        (p) =>
+          p.status?.onChainPlanId === subscription.spec.planId &&
+          p.status.chainId === subscription.spec.chainId,
+      );
+
+  async function record(subscription: Subscription, outcome: Outcome): Promise<void> {
+    const before = subscription.status?.phase;
+    const { name, namespace } = subscription.metadata;
+    await updateStatus<Subscription>(
+      kube,
+      blockhostTypes.subscription,
+      { name: name!, namespace },
+      (latest) => {
+        let conditions = latest.status?.conditions;
+        for (const c of outcome.conditions ?? [])
+          conditions = setCondition(conditions, { ...c, observedGeneration: latest.metadata.generation });
+        const ready = outcome.phase === 'Active';
+        conditions = setCondition(conditions, {
+          type: 'Ready',
+          status: ready ? 'True' : 'False',
+          reason: outcome.reason,
+          message: outcome.message,
+          observedGeneration: latest.metadata.generation,
+        });
+        latest.status = {
+          ...latest.status,
+          phase: outcome.phase,
+          reason: outcome.reason,
+          message: outcome.message,
+          conditions,
+          observedGeneration: latest.metadata.generation,
+          ...(outcome.vmRef !== undefined && { vmRef: { name: outcome.vmRef } }),
+          ...(outcome.nft !== undefined && { nft: outcome.nft }),
+        };
+      },
+    );
+    if (before !== outcome.phase) {
+      await events.record(
+        subscription,
+        blockhostTypes.subscription,
+        outcome.phase === 'Failed' ? 'Warning' : 'Normal',
+        outcome.reason,
+        outcome.phase,
+        outcome.message,
+      );
+    }
+  }
+
+  const failed = (reason: string, message: string): Outcome => ({ phase: 'Failed', reason, message });
+
+  async function ensureVm(
+    subscription: Subscription,
+    plan: Plan,
+    host: HostConfig,
+    runStrategy: 'Always' | 'Halted',
+  ): Promise<VM> {
+    const name = subscription.metadata.name!;
+    const namespace = subscription.metadata.namespace!;
+    const ownerWallet = (subscription.spec.credential?.holder ?? subscription.spec.subscriber) as Address;
+    const nftTokenId = subscription.status?.nft?.tokenId;
+    const existing = vms.get(`${namespace}/${name}`);
+    if (existing) {
+      const wanted = { runStrategy, ownerWallet, ...(nftTokenId !== undefined && { nftTokenId }) };
+      const current = {
+        runStrategy: existing.spec.runStrategy,
+        ownerWallet: existing.spec.ownerWallet,
+        ...(existing.spec.nftTokenId !== undefined && { nftTokenId: existing.spec.nftTokenId }),
+      };
+      if (JSON.stringify(wanted) === JSON.stringify(current)) return existing;
+      return kube.patch<VM>(
+        blockhostTypes.vm,
+        name,
+        namespace,
+        { metadata: { resourceVersion: existing.metadata.resourceVersion }, spec: wanted },
+        'merge',
+      );
+    }
+    const backend = host.spec.backend;
+    const image = plan.spec.size?.image ?? backend[backend.type]?.images[0]?.name;
+    if (!image) throw new Error(`the ${backend.type} backend lists no images`);
+    const vm = {
+      apiVersion: API_VERSION,
+      kind: 'VM',
+      metadata: { name, namespace, labels: { 'blockhost.io/subscription': name } },
+      spec: {
+        backend: backend.type,
+        size: {
+          cpu: plan.spec.size.cpu,
+          memoryMiB: plan.spec.size.memoryMiB,
+          diskGiB: plan.spec.size.diskGiB,
+        },
+        image,
+        ownerWallet,
+        ...(nftTokenId !== undefined && { nftTokenId }),
+        runStrategy,
+        cloudInit: { username: LOGIN_USER },
+        subscriptionRef: { name },
+      },
+    } as VM;
+    setControllerReference(vm, subscription, blockhostTypes.subscription);
+    return kube.create<VM>(blockhostTypes.vm, vm);
+  }
+
+  async function deleteVm(subscription: Subscription): Promise<void> {
+    const { name, namespace } = subscription.metadata;
+    if (!vms.get(`${namespace}/${name}`)) return;
+    await kube
+      .delete(blockhostTypes.vm, name!, namespace, { propagationPolicy: 'Background' })
+      .catch((error: unknown) => {
+        if (!isNotFound(error)) throw error;
+      });
+  }
+
+  async function decide(
+    subscription: Subscription,
+    log: ReconcileContext['log'],
+  ): Promise<{ outcome: Outcome; requeueAfterMs?: number }> {
+    const { spec } = subscription;
+    if (spec.payloadError) return { outcome: failed('InvalidPayload', spec.payloadError) };
+    const host = hosts.get(HOST_CONFIG_NAME);
+    if (!host)
+      return {
+        outcome: { phase: 'Pending', reason: 'NoHostConfig', message: 'waiting for the HostConfig' },
+        requeueAfterMs: RETRY_LATER_MS,
+      };
+    const plan = planFor(subscription);
+    if (!plan)
+      return {
+        outcome: failed('UnknownPlan', `no Plan has on-chain id ${spec.planId} on chain ${spec.chainId}`),
+        requeueAfterMs: RETRY_LATER_MS,
+      };
+    const resolved = await chain.context();
+    if ('notReady' in resolved)
+      return {
+        outcome: { phase: 'Pending', reason: 'ChainNotReady', message: resolved.notReady },
+        requeueAfterMs: RETRY_LATER_MS,
+      };
+    const { context } = resolved;
+    let signature: string;
+    try {
+      signature = decryptUserSignature(context.serverPrivateKey, spec.userEncrypted);
+    } catch (error) {
+      return {
+        outcome: failed(
+          'Undecryptable',
+          `userEncrypted cannot be decrypted with the server key: ${(error as Error).message}`,
+        ),
+      };
+    }
+    const decrypted: ConditionUpdate = {
+      type: 'Decrypted',
+      status: 'True',
+      reason: 'Decrypted',
+      message: 'the buyer signature was recovered',
+    };
+    const state = lifecycle(spec, now(), host.spec.gcGraceDays ?? 7);
+    const wake =
+      state.nextChangeAt !== undefined
+        ? Math.min(Math.max(state.nextChangeAt - now(), 0) + 1000, MAX_SLEEP_MS)
+        : undefined;
+    if (state.vm === 'absent') {
+      await deleteVm(subscription);
+      return {
+        outcome: {
+          phase: state.phase,
+          reason: state.reason,
+          message: state.message,
+          conditions: [decrypted],
+        },
+      };
+    }
+    const vm = await ensureVm(subscription, plan, host, state.vm === 'running' ? 'Always' : 'Halted');
+    if (state.vm === 'stopped')
+      return {
+        outcome: {
+          phase: 'Suspended',
+          reason: state.reason,
+          message: state.message,
+          vmRef: vm.metadata.name,
+          conditions: [decrypted],
+        },
+        requeueAfterMs: wake,
+      };
+    if (subscription.status?.nft?.tokenId !== undefined) {
+      return {
+        outcome: {
+          phase: 'Active',
+          reason: state.reason,
+          message: state.message,
+          vmRef: vm.metadata.name,
+          conditions: [decrypted],
+        },
+        requeueAfterMs: wake,
+      };
+    }
+    const address = vm.status?.addresses?.ipv6 ?? vm.status?.addresses?.ipv4;
+    if (vm.status?.phase !== 'Running' || !vm.status.guestAgentConnected || !address) {
+      const waiting: ConditionUpdate = {
+        type: 'VMReady',
+        status: 'False',
+        reason: 'WaitingForVM',
+        message: `VM phase ${vm.status?.phase ?? 'unknown'}, guest agent ${vm.status?.guestAgentConnected ? 'connected' : 'not connected'}`,
+      };
+      return {
+        outcome: {
+          phase: 'Provisioning',
+          reason: 'WaitingForVM',
+          message: waiting.message!,
+          vmRef: vm.metadata.name,
+          conditions: [decrypted, waiting],
+        },
+        requeueAfterMs: wake,
+      };
+    }
+    const details = encryptConnectionDetails(signature, {
+      hostname: address,
+      port: SSH_PORT,
+      username: LOGIN_USER,
+    }) as Hex;
+    const minter = new CredentialMinter(
+      chain.sender(context),
+      chain.client(context),
+      context.chainId,
+      context.contracts.nft,
+    );
+    const minted = await minter.mint(BigInt(spec.subscriptionId), spec.subscriber as Address, details);
+    log.info({ tokenId: String(minted.tokenId) }, 'access credential minted');
+    return {
+      outcome: {
+        phase: 'Active',
+        reason: 'CredentialMinted',
+        message: `VM ${vm.metadata.name} is running; NFT ${minted.tokenId} holds its connection details`,
+        vmRef: vm.metadata.name,
+        nft: { tokenId: minted.tokenId.toString(), ...(minted.txHash && { txHash: minted.txHash }) },
+        conditions: [
+          decrypted,
+          { type: 'VMReady', status: 'True', reason: 'Running', message: `reachable at ${address}` },
+          { type: 'NFTMinted', status: 'True', reason: 'Minted', message: `token ${minted.tokenId}` },
+        ],
+      },
+      requeueAfterMs: wake,
+    };
+  }
+
+  const reconcile = async (
+    { namespace, name }: Request,
+    { log }: ReconcileContext,
+  ): Promise<ReconcileResult> => {
+    const subscription = subscriptions.get(`${namespace}/${name}`);
+    if (!subscription || subscription.metadata.deletionTimestamp) return;
+    const { outcome, requeueAfterMs } = await decide(subscription, log);
+    await record(subscription, outcome);
+    return requeueAfterMs !== undefined ? { requeueAfterMs } : undefined;
+  };
+
+  manager.addController<Subscription>({
+    name: SUBSCRIPTION_CONTROLLER,
+    for: blockhostTypes.subscription,
+    owns: [blockhostTypes.vm],
+    // A Plan that appears or syncs later unblocks subscriptions that named it.
+    watches: [
+      {
+        type: blockhostTypes.plan,
+        map: () =>
+          subscriptions
+            .list()
+            .filter((s) => s.status?.reason === 'UnknownPlan')
+            .map((s) => ({ namespace: s.metadata.namespace, name: s.metadata.name! })),
+      },
+    ],
+    reconcile,
+    workers: 4,
+  });
+}

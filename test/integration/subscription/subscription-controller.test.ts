@@ -1,0 +1,237 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Hex } from 'viem';
+import { buySubscription, extendSubscription } from '../../../contracts/deploy.js';
+import { AccessCredentialNFTAbi } from '../../../contracts/generated/artifacts.js';
+import { ChainServices } from '../../../controllers/chain/services.js';
+import { chainWatcherRunnable } from '../../../controllers/chain/watcher-runnable.js';
+import { registerPlanController } from '../../../controllers/plan/controller.js';
+import { registerSubscriptionController } from '../../../controllers/subscription/controller.js';
+import { examplePlan } from '../../../lib/api/v1alpha1/examples.js';
+import {
+  API_VERSION,
+  blockhostTypes,
+  subscriptionResourceName,
+  type Plan,
+  type Subscription,
+  type VM,
+} from '../../../lib/api/v1alpha1/index.js';
+import {
+  decryptConnectionDetails,
+  encryptUserSignature,
+  publicKeyFromPrivateKey,
+  signMessage,
+} from '../../../lib/crypto/index.js';
+import type { KubeClient } from '../../../lib/kube/client.js';
+import type { KubeObject } from '../../../lib/kube/object.js';
+import { coreTypes } from '../../../lib/kube/resource-types.js';
+import { createLogger } from '../../../lib/log.js';
+import { Manager } from '../../../lib/runtime/manager.js';
+import { RuntimeMetrics } from '../../../lib/runtime/metrics.js';
+import { updateStatus } from '../../../lib/runtime/status.js';
+import { anvilPrivateKey } from '../../harness/chain/anvil.js';
+import { useLocalChain } from '../../harness/chain/host-config.js';
+import { startLocalChain, type LocalChain } from '../../harness/chain/local-chain.js';
+import {
+  claimHostConfig,
+  createTestNamespace,
+  deleteNamespace,
+  eventually,
+  testClient,
+} from '../../harness/kube.js';
+
+const DAY_MS = 86_400_000;
+
+describe('subscription controller', () => {
+  let kube: KubeClient;
+  let namespace: string;
+  let chain: LocalChain;
+  let manager: Manager;
+  let running: Promise<unknown>;
+  let release: () => Promise<void>;
+  let clockOffsetMs = 0;
+  const planName = `sub-test-${Date.now().toString(36)}`;
+  const buyerKey = anvilPrivateKey(4);
+  const buyerSignature = signMessage(buyerKey, 'blockhost-access');
+
+  const get = (id: bigint) =>
+    kube.get<Subscription>(blockhostTypes.subscription, subscriptionResourceName(id), namespace);
+  const vm = (id: bigint) => kube.get<VM>(blockhostTypes.vm, subscriptionResourceName(id), namespace);
+  const exists = (read: Promise<unknown>) =>
+    read.then(
+      () => true,
+      () => false,
+    );
+  /** Nudges a reconcile now (instead of waiting up to a minute for the expiry timer). */
+  const touch = (id: bigint) =>
+    kube.patch(
+      blockhostTypes.subscription,
+      subscriptionResourceName(id),
+      namespace,
+      { metadata: { annotations: { 'test/touch': String(Date.now()) } } },
+      'merge',
+    );
+  const buy = (userEncrypted: Hex, days = 30n) =>
+    buySubscription({
+      publicClient: chain.publicClient,
+      walletClient: chain.wallet(4),
+      subscriptions: chain.deployment.subscriptions,
+      planId: 1n,
+      days,
+      userEncrypted,
+    });
+
+  beforeAll(async () => {
+    kube = testClient();
+    release = await claimHostConfig(kube);
+    namespace = await createTestNamespace(kube, 'subs');
+    chain = await startLocalChain({ plans: [] });
+    await useLocalChain(kube, namespace, chain, { confirmations: 1, pollIntervalSeconds: 1 });
+    await kube.create(blockhostTypes.plan, {
+      apiVersion: API_VERSION,
+      kind: 'Plan',
+      metadata: { name: planName },
+      spec: examplePlan.spec,
+    } as Plan);
+    const log = createLogger('subscription-test');
+    manager = new Manager({ client: kube, log, metrics: new RuntimeMetrics({ processMetrics: false }) });
+    const services = new ChainServices(kube, namespace, log);
+    registerPlanController(manager, services);
+    registerSubscriptionController(manager, services, { now: () => Date.now() + clockOffsetMs });
+    manager.addRunnable('chain-watcher', chainWatcherRunnable(services, log));
+    running = manager.start();
+    await eventually(
+      'plan on chain',
+      async () => (await kube.get<Plan>(blockhostTypes.plan, planName)).status?.onChainPlanId === '1',
+      60_000,
+    );
+  });
+
+  afterAll(async () => {
+    manager?.stop();
+    await running;
+    await kube.delete(blockhostTypes.plan, planName).catch(() => undefined);
+    await chain?.stop();
+    await deleteNamespace(kube, namespace);
+    await release?.();
+  });
+
+  let id: bigint;
+
+  it('creates the VM, then mints the NFT once the VM runs, and the buyer can read the connection details', async () => {
+    const server = publicKeyFromPrivateKey(anvilPrivateKey(0));
+    id = (await buy(encryptUserSignature(server, buyerSignature) as Hex)).subscriptionId;
+    await chain.anvil.mine(1);
+    await eventually('VM created', () => exists(vm(id)), 60_000);
+    const created = await vm(id);
+    expect(created.spec).toMatchObject({
+      backend: 'libvirt',
+      size: { cpu: 1, memoryMiB: 2048, diskGiB: 20 },
+      runStrategy: 'Always',
+      ownerWallet: chain.wallet(4).account.address,
+    });
+    expect((created as KubeObject).metadata.ownerReferences?.[0]).toMatchObject({ kind: 'Subscription', controller: true });
+    expect((await get(id)).status?.phase).toBe('Provisioning');
+
+    // Play the VM controller: the VM runs and its guest agent answers.
+    await updateStatus<VM>(kube, blockhostTypes.vm, { name: created.metadata.name!, namespace }, (latest) => {
+      latest.status = {
+        phase: 'Running',
+        guestAgentConnected: true,
+        addresses: { ipv4: '192.168.122.200', ipv6: '2001:db8:42::200' },
+      };
+    });
+    await eventually('Active', async () => (await get(id)).status?.phase === 'Active', 60_000);
+    const tokenId = BigInt((await get(id)).status!.nft!.tokenId!);
+    const blob = await chain.publicClient.readContract({
+      address: chain.deployment.nft,
+      abi: AccessCredentialNFTAbi,
+      functionName: 'getUserEncrypted',
+      args: [tokenId],
+    });
+    expect(decryptConnectionDetails(buyerSignature, blob)).toEqual({
+      hostname: '2001:db8:42::200',
+      port: 22,
+      username: 'admin',
+    });
+    const owner = await chain.publicClient.readContract({
+      address: chain.deployment.nft,
+      abi: AccessCredentialNFTAbi,
+      functionName: 'ownerOf',
+      args: [tokenId],
+    });
+    expect(owner).toBe(chain.wallet(4).account.address);
+    await eventually('VM knows its NFT', async () => (await vm(id)).spec.nftTokenId === tokenId.toString());
+    // Reconciling again never mints again.
+    const supply = await chain.publicClient.readContract({
+      address: chain.deployment.nft,
+      abi: AccessCredentialNFTAbi,
+      functionName: 'totalSupply',
+    });
+    await touch(id);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(
+      await chain.publicClient.readContract({
+        address: chain.deployment.nft,
+        abi: AccessCredentialNFTAbi,
+        functionName: 'totalSupply',
+      }),
+    ).toBe(supply);
+  });
+
+  it('stops the VM at expiry, resumes it on extension, and deletes it after the grace period', async () => {
+    const expiresAt = Date.parse((await get(id)).spec.expiresAt);
+    clockOffsetMs = expiresAt - Date.now() + 1000;
+    await touch(id);
+    await eventually(
+      'suspended',
+      async () =>
+        (await get(id)).status?.phase === 'Suspended' && (await vm(id)).spec.runStrategy === 'Halted',
+    );
+
+    await extendSubscription({
+      publicClient: chain.publicClient,
+      walletClient: chain.wallet(5),
+      subscriptions: chain.deployment.subscriptions,
+      subscriptionId: id,
+      days: 30n,
+    });
+    await chain.anvil.mine(1);
+    await eventually(
+      'resumed',
+      async () => (await get(id)).status?.phase === 'Active' && (await vm(id)).spec.runStrategy === 'Always',
+      60_000,
+    );
+
+    const extendedTo = Date.parse((await get(id)).spec.expiresAt);
+    clockOffsetMs = extendedTo - Date.now() + 8 * DAY_MS;
+    await touch(id);
+    await eventually(
+      'expired and VM deleted',
+      async () => (await get(id)).status?.phase === 'Expired' && !(await exists(vm(id))),
+    );
+    clockOffsetMs = 0;
+  });
+
+  it('fails a purchase whose payload the server key cannot decrypt, with an Event and no VM', async () => {
+    const bad = (await buy(`0x04${'00'.repeat(120)}`)).subscriptionId;
+    await chain.anvil.mine(1);
+    await eventually(
+      'failed',
+      async () => (await exists(get(bad))) && (await get(bad)).status?.phase === 'Failed',
+      60_000,
+    );
+    expect((await get(bad)).status?.reason).toBe('InvalidPayload');
+    expect(await exists(vm(bad))).toBe(false);
+    await eventually('warning event', async () => {
+      const list = await kube.list<
+        KubeObject & { reason?: string; type?: string; regarding?: { name?: string } }
+      >(coreTypes.event, { namespace });
+      return list.items.some(
+        (e) =>
+          e.regarding?.name === subscriptionResourceName(bad) &&
+          e.type === 'Warning' &&
+          e.reason === 'InvalidPayload',
+      );
+    });
+  });
+});
