@@ -12,6 +12,7 @@ import { ChainServices } from './chain/services.js';
 import { chainWatcherRunnable } from './chain/watcher-runnable.js';
 import { registerHostConfigController } from './hostconfig/controller.js';
 import { registerPlanController } from './plan/controller.js';
+import { registerSubscriptionController } from './subscription/controller.js';
 
 const usage = `Usage: controller-manager [options]
 
@@ -85,6 +86,7 @@ const namespace = values['leader-election-namespace'];
 const chainServices = new ChainServices(client, namespace, log, new ChainMetrics(manager.metrics.registry));
 registerHostConfigController(manager);
 registerPlanController(manager, chainServices);
+registerSubscriptionController(manager, chainServices);
 manager.addRunnable(
   'chain-watcher',
   chainWatcherRunnable(chainServices, log.child({ component: 'chain-watcher' })),
