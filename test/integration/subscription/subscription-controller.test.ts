@@ -129,7 +129,10 @@ describe('subscription controller', () => {
       runStrategy: 'Always',
       ownerWallet: chain.wallet(4).account.address,
     });
-    expect((created as KubeObject).metadata.ownerReferences?.[0]).toMatchObject({ kind: 'Subscription', controller: true });
+    expect((created as KubeObject).metadata.ownerReferences?.[0]).toMatchObject({
+      kind: 'Subscription',
+      controller: true,
+    });
     expect((await get(id)).status?.phase).toBe('Provisioning');
 
     // Play the VM controller: the VM runs and its guest agent answers.
@@ -176,6 +179,22 @@ describe('subscription controller', () => {
         functionName: 'totalSupply',
       }),
     ).toBe(supply);
+  });
+
+  it('moves the VM to the new holder when the NFT is transferred', async () => {
+    const tokenId = BigInt((await get(id)).status!.nft!.tokenId!);
+    const from = chain.wallet(4);
+    const to = chain.wallet(6).account.address;
+    const hash = await from.writeContract({
+      address: chain.deployment.nft,
+      abi: AccessCredentialNFTAbi,
+      functionName: 'transferFrom',
+      args: [from.account.address, to, tokenId],
+    });
+    await chain.publicClient.waitForTransactionReceipt({ hash });
+    await chain.anvil.mine(1);
+    await eventually('holder recorded', async () => (await get(id)).spec.credential?.holder === to, 60_000);
+    await eventually('VM owner follows', async () => (await vm(id)).spec.ownerWallet === to);
   });
 
   it('stops the VM at expiry, resumes it on extension, and deletes it after the grace period', async () => {
