@@ -1,0 +1,91 @@
+import { describe, expect, it } from '@jest/globals';
+import { parse } from 'yaml';
+import { blockhostGecos, renderCloudInit } from './cloud-init.js';
+
+const WALLET = '0x70997970C51812dc3A010C7d01b50e0d17dc79C8';
+
+describe('cloud-init', () => {
+  it('creates the login user with the wallet GECOS and a locked password', () => {
+    const seed = renderCloudInit({
+      name: 'blockhost-007',
+      username: 'admin',
+      ownerWallet: WALLET,
+      nftTokenId: '7',
+    });
+    expect(seed.userData.startsWith('#cloud-config\n')).toBe(true);
+    const data = parse(seed.userData) as {
+      users: Record<string, unknown>[];
+      packages: string[];
+      write_files: { content: string }[];
+    };
+    expect(data.users[0]).toMatchObject({
+      name: 'admin',
+      gecos: `wallet=${WALLET},nft=7`,
+      lock_passwd: true,
+    });
+    expect(data.packages).toContain('qemu-guest-agent');
+    expect(parse(seed.metaData)).toEqual({
+      'instance-id': 'blockhost-007',
+      'local-hostname': 'blockhost-007',
+    });
+    expect(seed.networkConfig).toBeUndefined();
+  });
+
+  it('allows only keyboard-interactive SSH for that user unless keys are given', () => {
+    const plain = parse(renderCloudInit({ name: 'vm', username: 'admin', ownerWallet: WALLET }).userData) as {
+      write_files: { content: string }[];
+    };
+    const sshd = plain.write_files[0]!.content;
+    expect(sshd).toContain('AuthenticationMethods keyboard-interactive\n');
+    expect(sshd).toContain('AllowUsers admin\n');
+    expect(sshd).toContain('PasswordAuthentication no\n');
+    expect(sshd).toContain('PubkeyAuthentication no\n');
+    const keyed = parse(
+      renderCloudInit({
+        name: 'vm',
+        username: 'admin',
+        ownerWallet: WALLET,
+        sshKeys: ['ssh-ed25519 AAAA test'],
+      }).userData,
+    ) as {
+      users: { ssh_authorized_keys?: string[] }[];
+      write_files: { content: string }[];
+    };
+    expect(keyed.users[0]?.ssh_authorized_keys).toEqual(['ssh-ed25519 AAAA test']);
+    expect(keyed.write_files[0]!.content).toContain('AuthenticationMethods publickey keyboard-interactive\n');
+  });
+
+  it('writes static IPv4 and a single IPv6 /128 with an on-link gateway', () => {
+    const seed = renderCloudInit({
+      name: 'vm',
+      username: 'admin',
+      ownerWallet: WALLET,
+      network: {
+        ipv4: { address: '192.168.122.200', prefixLength: 24, gateway: '192.168.122.1' },
+        ipv6: { address: '2001:db8:42::200', gateway: '2001:db8:42::1' },
+        dns: ['1.1.1.1'],
+      },
+    });
+    expect(parse(seed.networkConfig!)).toEqual({
+      version: 2,
+      ethernets: {
+        primary: {
+          match: { name: 'e*' },
+          dhcp4: false,
+          dhcp6: false,
+          addresses: ['192.168.122.200/24', '2001:db8:42::200/128'],
+          routes: [
+            { to: '0.0.0.0/0', via: '192.168.122.1' },
+            { to: '::/0', via: '2001:db8:42::1', 'on-link': true },
+          ],
+          nameservers: { addresses: ['1.1.1.1'] },
+        },
+      },
+    });
+  });
+
+  it('formats the GECOS without an NFT before one is minted', () => {
+    expect(blockhostGecos(WALLET)).toBe(`wallet=${WALLET}`);
+    expect(blockhostGecos(WALLET, '0')).toBe(`wallet=${WALLET},nft=0`);
+  });
+});

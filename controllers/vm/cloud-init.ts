@@ -1,0 +1,109 @@
+import { stringify } from 'yaml';
+
+/** What every backend puts on a guest's NoCloud seed; the same for KubeVirt, libvirt and Proxmox. */
+export interface CloudInitInput {
+  /** VM name; also the hostname and the instance id (a new id would re-run cloud-init). */
+  name: string;
+  username: string;
+  ownerWallet: string;
+  nftTokenId?: string;
+  /** Overrides the default `wallet=<addr>,nft=<id>` GECOS. */
+  gecos?: string;
+  sshKeys?: string[];
+  network?: {
+    ipv4?: { address: string; prefixLength: number; gateway: string };
+    ipv6?: { address: string; gateway: string };
+    dns?: string[];
+  };
+}
+
+export interface NoCloudSeed {
+  metaData: string;
+  userData: string;
+  /** Absent: DHCP on the first interface (cloud-init's fallback). */
+  networkConfig?: string;
+}
+
+/** GECOS the web3 PAM module reads: the login wallet and the NFT that grants it (INTEROP §4). */
+export function blockhostGecos(ownerWallet: string, nftTokenId?: string): string {
+  return nftTokenId === undefined ? `wallet=${ownerWallet}` : `wallet=${ownerWallet},nft=${nftTokenId}`;
+}
+
+/**
+ * sshd: only keyboard-interactive through PAM (the wallet-signature flow), only for the BlockHost
+ * user; plus public keys when the VM spec lists some.
+ */
+function sshdConfig(username: string, withKeys: boolean): string {
+  return [
+    '# Written by BlockHost cloud-init: wallet-signature logins through PAM only.',
+    'UsePAM yes',
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication yes',
+    `PubkeyAuthentication ${withKeys ? 'yes' : 'no'}`,
+    `AuthenticationMethods ${withKeys ? 'publickey keyboard-interactive' : 'keyboard-interactive'}`,
+    `AllowUsers ${username}`,
+    'PermitRootLogin no',
+    '',
+  ].join('\n');
+}
+
+export function renderCloudInit(input: CloudInitInput): NoCloudSeed {
+  const gecos = input.gecos ?? blockhostGecos(input.ownerWallet, input.nftTokenId);
+  const withKeys = (input.sshKeys?.length ?? 0) > 0;
+  const userData = {
+    hostname: input.name,
+    users: [
+      {
+        name: input.username,
+        gecos,
+        shell: '/bin/bash',
+        lock_passwd: true,
+        sudo: 'ALL=(ALL) NOPASSWD:ALL',
+        ...(withKeys && { ssh_authorized_keys: input.sshKeys }),
+      },
+    ],
+    ssh_pwauth: false,
+    disable_root: true,
+    packages: ['qemu-guest-agent'],
+    write_files: [
+      {
+        path: '/etc/ssh/sshd_config.d/50-blockhost.conf',
+        permissions: '0644',
+        content: sshdConfig(input.username, withKeys),
+      },
+    ],
+    runcmd: [
+      ['systemctl', 'enable', '--now', 'qemu-guest-agent'],
+      ['systemctl', 'restart', 'ssh'],
+    ],
+  };
+  return {
+    metaData: stringify({ 'instance-id': input.name, 'local-hostname': input.name }),
+    userData: `#cloud-config\n${stringify(userData)}`,
+    networkConfig: input.network ? renderNetworkConfig(input.network) : undefined,
+  };
+}
+
+/** Netplan-style v2 config: static addresses on the first ethernet, default routes via the gateways. */
+function renderNetworkConfig(network: NonNullable<CloudInitInput['network']>): string {
+  const addresses: string[] = [];
+  const routes: { to: string; via: string; 'on-link'?: boolean }[] = [];
+  if (network.ipv4) {
+    addresses.push(`${network.ipv4.address}/${network.ipv4.prefixLength}`);
+    routes.push({ to: '0.0.0.0/0', via: network.ipv4.gateway });
+  }
+  if (network.ipv6) {
+    // One /128 per VM: the gateway is not on that "subnet", so the route is on-link.
+    addresses.push(`${network.ipv6.address}/128`);
+    routes.push({ to: '::/0', via: network.ipv6.gateway, 'on-link': true });
+  }
+  const ethernet = {
+    match: { name: 'e*' },
+    dhcp4: !network.ipv4,
+    dhcp6: false,
+    addresses,
+    routes,
+    ...(network.dns?.length && { nameservers: { addresses: network.dns } }),
+  };
+  return stringify({ version: 2, ethernets: { primary: ethernet } });
+}
