@@ -70,3 +70,19 @@ export function compareIps(a: string, b: string): number | undefined {
   if (!x || !y || x.bits !== y.bits) return undefined;
   return x.value < y.value ? -1 : x.value > y.value ? 1 : 0;
 }
+
+/** Text form of an address: dotted IPv4, or RFC 5952 IPv6 (lowercase, longest zero run as ::). */
+export function formatIp({ value, bits }: Ip): string {
+  if (bits === 32) return [24n, 16n, 8n, 0n].map((shift) => String((value >> shift) & 255n)).join('.');
+  const groups = Array.from({ length: 8 }, (_, i) => Number((value >> BigInt(112 - 16 * i)) & 0xffffn));
+  let best = { start: -1, length: 1 };
+  for (let i = 0; i < 8;) {
+    let j = i;
+    while (j < 8 && groups[j] === 0) j += 1;
+    if (j - i > best.length) best = { start: i, length: j - i };
+    i = j === i ? i + 1 : j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (best.start < 0) return hex.join(':');
+  return `${hex.slice(0, best.start).join(':')}::${hex.slice(best.start + best.length).join(':')}`;
+}
