@@ -15,7 +15,7 @@ describe('cloud-init', () => {
     expect(seed.userData.startsWith('#cloud-config\n')).toBe(true);
     const data = parse(seed.userData) as {
       users: Record<string, unknown>[];
-      packages: string[];
+      runcmd: string[][];
       write_files: { content: string }[];
     };
     expect(data.users[0]).toMatchObject({
@@ -23,7 +23,7 @@ describe('cloud-init', () => {
       gecos: `wallet=${WALLET},nft=7`,
       lock_passwd: true,
     });
-    expect(data.packages).toContain('qemu-guest-agent');
+    expect(data.runcmd).toContainEqual(['systemctl', 'enable', '--now', 'qemu-guest-agent']);
     expect(parse(seed.metaData)).toEqual({
       'instance-id': 'blockhost-007',
       'local-hostname': 'blockhost-007',

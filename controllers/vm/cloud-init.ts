@@ -1,6 +1,10 @@
 import { stringify } from 'yaml';
 
-/** What every backend puts on a guest's NoCloud seed; the same for KubeVirt, libvirt and Proxmox. */
+/**
+ * What every backend puts on a guest's NoCloud seed; the same for KubeVirt, libvirt and Proxmox.
+ * Base images must already contain cloud-init and qemu-guest-agent: hosts may have no package
+ * mirror, so nothing is installed at first boot.
+ */
 export interface CloudInitInput {
   /** VM name; also the hostname and the instance id (a new id would re-run cloud-init). */
   name: string;
@@ -64,7 +68,6 @@ export function renderCloudInit(input: CloudInitInput): NoCloudSeed {
     ],
     ssh_pwauth: false,
     disable_root: true,
-    packages: ['qemu-guest-agent'],
     write_files: [
       {
         path: '/etc/ssh/sshd_config.d/50-blockhost.conf',

@@ -8,6 +8,15 @@ missing=()
 for command in "${!package_of[@]}"; do
   command -v "$command" >/dev/null || missing+=("${package_of[$command]}")
 done
+# The libvirt VM backend's tests: a libvirtd started by hand (test/harness/libvirt/libvirtd.ts) and a
+# Debian guest built with debootstrap (test/harness/libvirt/guest-image.ts); tini reaps the QEMU
+# processes libvirtd daemonizes (PID 1 here does not). Checked by package name.
+if command -v dpkg-query >/dev/null; then
+  for package in libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils \
+    genisoimage debootstrap e2fsprogs tini; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'ok installed' || missing+=("$package")
+  done
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   mapfile -t packages < <(printf '%s\n' "${missing[@]}" | sort -u)
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Builds a small Debian bookworm guest for the libvirt tests from Debian packages only, the recipe
+# measured in /work/shared/MACHINE-NOTES.md: debootstrap minbase with a kernel, systemd and DHCP;
+# then cloud-init, qemu-guest-agent and openssh-server inside the chroot; an ext4 raw image made
+# with `mkfs.ext4 -d`, converted to qcow2; the kernel and initrd copied out for direct kernel boot.
+#
+# Usage: build-guest-image.sh <cache-dir>   (as root; needs debootstrap, e2fsprogs, qemu-utils)
+# Writes <cache-dir>/{base.qcow2,vmlinuz,initrd.img,COMPLETE} once; concurrent callers wait on
+# <cache-dir>.lock and then find the finished image. Progress goes to stderr, nothing to stdout.
+# BLOCKHOST_DEBIAN_MIRROR overrides the mirror (default: deb.debian.org, as in the host's apt).
+set -euo pipefail
+
+cache_dir=${1:?usage: build-guest-image.sh <cache-dir>}
+mirror=${BLOCKHOST_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+suite=bookworm
+disk_size=2G
+
+say() { echo "[guest-image] $(date +%T) $*" >&2; }
+
+[ "$(id -u)" -eq 0 ] || { say "must run as root (debootstrap, chroot, mknod)"; exit 1; }
+for tool in debootstrap mkfs.ext4 qemu-img flock chroot; do
+  command -v "$tool" >/dev/null || { say "missing $tool (apt-get install debootstrap e2fsprogs qemu-utils)"; exit 1; }
+done
+
+mkdir -p "$(dirname "$cache_dir")"
+exec 9>"$cache_dir.lock"
+if ! flock -n 9; then
+  say "another build of $cache_dir is running; waiting for it"
+  flock 9
+fi
+if [ -f "$cache_dir/COMPLETE" ]; then
+  say "cached: $cache_dir"
+  exit 0
+fi
+
+# Only ever unmount what this script mounts (fresh proc and sysfs, never a bind of the host's /dev).
+unmount_chroot() {
+  for mountpoint in "$1/sys" "$1/proc"; do
+    if mountpoint -q "$mountpoint" 2>/dev/null; then umount "$mountpoint" || umount -l "$mountpoint"; fi
+  done
+}
+# A build killed without its cleanup (SIGKILL) leaves a partial directory; we hold the lock now.
+for stale in "$cache_dir".partial.*; do
+  [ -d "$stale" ] || continue
+  say "removing the remains of an interrupted build: $stale"
+  unmount_chroot "$stale/rootfs"
+  rm -rf "$stale"
+done
+
+work=$(mktemp -d "$cache_dir.partial.XXXXXX")
+rootfs=$work/rootfs
+cleanup() {
+  unmount_chroot "$rootfs"
+  rm -rf "$work"
+}
+trap cleanup EXIT
+# SIGTERM (the harness' parent-death signal): stop the whole build, which runs in its own process
+# group when started by guest-image.ts, then clean up. Long steps run in the background with
+# `wait`, which a trapped signal interrupts (a foreground command would delay the trap).
+on_term() {
+  trap '' TERM
+  if [ "$(ps -o pgid= -p $$ | tr -d ' ')" = "$$" ]; then kill -TERM -- "-$$" 2>/dev/null || true; fi
+  wait 2>/dev/null || true
+  exit 143
+}
+trap on_term TERM INT
+step() {
+  "$@" &
+  wait $!
+}
+
+started=$SECONDS
+say "debootstrap $suite (minbase) from $mirror into $rootfs"
+step debootstrap --variant=minbase \
+  --include=linux-image-amd64,systemd-sysv,udev,ifupdown,isc-dhcp-client \
+  "$suite" "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 || {
+  tail -n 30 "$work/debootstrap.log" >&2
+  say "debootstrap failed"
+  exit 1
+}
+say "debootstrap done after $((SECONDS - started)) s"
+
+# Packages whose dependencies debootstrap cannot resolve (cloud-init needs a virtual package) go
+# in through apt inside the chroot, with services kept from starting.
+mount -t proc proc "$rootfs/proc"
+mount -t sysfs sysfs "$rootfs/sys"
+cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
+printf '#!/bin/sh\nexit 101\n' >"$rootfs/usr/sbin/policy-rc.d"
+chmod 0755 "$rootfs/usr/sbin/policy-rc.d"
+say "apt-get install cloud-init qemu-guest-agent openssh-server (in the chroot)"
+step chroot "$rootfs" /usr/bin/env DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 bash -euc '
+  apt-get update -qq
+  apt-get install -y -qq cloud-init qemu-guest-agent openssh-server >/dev/null
+  apt-get clean
+' >"$work/chroot.log" 2>&1 || {
+  tail -n 30 "$work/chroot.log" >&2
+  say "package installation in the chroot failed"
+  exit 1
+}
+rm -f "$rootfs/usr/sbin/policy-rc.d"
+umount "$rootfs/sys" "$rootfs/proc"
+say "packages done after $((SECONDS - started)) s"
+
+# Guest configuration: root on the whole virtio disk, NoCloud only (no slow probing of cloud
+# metadata services under TCG), per-VM identity regenerated at first boot.
+echo '/dev/vda / ext4 defaults,errors=remount-ro 0 1' >"$rootfs/etc/fstab"
+echo 'blockhost-guest' >"$rootfs/etc/hostname"
+# minbase has no `locales` (update-locale): keep C.UTF-8, or cloud-init's locale module fails.
+cat >"$rootfs/etc/cloud/cloud.cfg.d/90_blockhost.cfg" <<'CFG'
+datasource_list: [NoCloud, None]
+locale: C.UTF-8
+CFG
+echo 'LANG=C.UTF-8' >"$rootfs/etc/default/locale"
+cat >"$rootfs/etc/network/interfaces" <<'ENI'
+auto lo
+iface lo inet loopback
+source /etc/network/interfaces.d/*
+ENI
+mkdir -p "$rootfs/etc/network/interfaces.d"
+: >"$rootfs/etc/machine-id"
+rm -f "$rootfs/var/lib/dbus/machine-id" "$rootfs"/etc/ssh/ssh_host_* "$rootfs/etc/resolv.conf"
+rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/log/*.log
+
+kernel=$(find "$rootfs/boot" -maxdepth 1 -name 'vmlinuz-*' | sort | tail -n 1)
+initrd=$(find "$rootfs/boot" -maxdepth 1 -name 'initrd.img-*' | sort | tail -n 1)
+[ -n "$kernel" ] && [ -n "$initrd" ] || { say "no kernel or initrd in $rootfs/boot"; exit 1; }
+mkdir -p "$work/out"
+cp "$kernel" "$work/out/vmlinuz"
+cp "$initrd" "$work/out/initrd.img"
+chmod 0644 "$work/out/vmlinuz" "$work/out/initrd.img"
+
+say "mkfs.ext4 -d into a $disk_size raw image, then qcow2"
+truncate -s "$disk_size" "$work/root.raw"
+step mkfs.ext4 -q -F -L rootfs -d "$rootfs" "$work/root.raw"
+step qemu-img convert -f raw -O qcow2 "$work/root.raw" "$work/out/base.qcow2"
+rm -f "$work/root.raw"
+
+{
+  echo "suite=$suite"
+  echo "mirror=$mirror"
+  echo "kernel=$(basename "$kernel")"
+  echo "built=$(date -u +%FT%TZ)"
+  echo "seconds=$((SECONDS - started))"
+} >"$work/out/COMPLETE.tmp"
+rm -rf "$cache_dir"
+mv "$work/out" "$cache_dir"
+mv "$cache_dir/COMPLETE.tmp" "$cache_dir/COMPLETE"
+say "built $cache_dir in $((SECONDS - started)) s"
