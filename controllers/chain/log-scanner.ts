@@ -23,7 +23,8 @@ export class LogScanner {
   constructor(
     private readonly client: PublicClient,
     private readonly addresses: Address[],
-    private readonly maxSpan = 2000n,
+    /** The most blocks asked for in one request. */
+    readonly maxSpan = 2000n,
   ) {
     this.span = maxSpan;
   }

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { decodeEventLog, type Address, type Log, type PublicClient } from 'viem';
 import { AccessCredentialNFTAbi, BlockhostSubscriptionsAbi } from '../../contracts/generated/artifacts.js';
 import {
@@ -11,7 +12,6 @@ import {
 import type { KubeClient } from '../../lib/kube/client.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../../lib/kube/errors.js';
 import type { Logger } from '../../lib/log.js';
-import type { ChainMetrics } from '../../lib/chain/metrics.js';
 
 export interface ChainContracts {
   subscriptions: Address;
@@ -19,12 +19,26 @@ export interface ChainContracts {
 }
 
 type EventRef = SubscriptionSpec['source'];
-type LastEvent = NonNullable<SubscriptionSpec['lastEvent']>;
+export type LastEvent = NonNullable<SubscriptionSpec['lastEvent']>;
 
 /** What one batch of logs says about one subscription id. */
 interface Touched {
   created?: { userEncrypted: `0x${string}`; ref: EventRef };
   last?: LastEvent;
+  /** `last` replaces the stored lastEvent even when undefined (it was reorged away). */
+  replaceLast?: boolean;
+}
+
+/** A subscription to re-read after a reorg, with its latest event still on the canonical chain. */
+export interface Recheck {
+  id: bigint;
+  lastEvent: LastEvent | undefined;
+}
+
+/** A contract event found in applied logs, for the events-ingested metric. */
+export interface AppliedEvent {
+  name: string;
+  blockNumber: bigint;
 }
 
 const MAX_USER_ENCRYPTED_BYTES = 1024;
@@ -54,23 +68,26 @@ export class SubscriptionSync {
     private readonly contracts: ChainContracts,
     private readonly namespace: string,
     private readonly log: Logger,
-    private readonly metrics?: ChainMetrics,
     /** Says why a payload is unusable (e.g. not decryptable with the server key), or undefined. */
     private readonly checkPayload?: (userEncrypted: `0x${string}`) => string | undefined,
   ) {}
 
   /**
-   * Applies `logs` (sorted, from one scanned range) plus a re-check of `recheckIds` (subscriptions
-   * whose events a reorg may have removed), reading contract state at block `stateBlock`.
+   * Applies `logs` (sorted, from one scanned range) plus a re-check of `recheck` (subscriptions
+   * whose events a reorg may have removed), reading contract state at block `stateBlock`. Returns
+   * the contract events among `logs`; counting them is the caller's job, since a range that failed
+   * half-way is applied again.
    */
-  async apply(logs: Log[], stateBlock: bigint, recheckIds: Iterable<bigint> = []): Promise<void> {
+  async apply(logs: Log[], stateBlock: bigint, recheck: Iterable<Recheck> = []): Promise<AppliedEvent[]> {
     const touched = new Map<bigint, Touched>();
     const touch = (id: bigint) => touched.get(id) ?? touched.set(id, {}).get(id)!;
     const tokens = await this.tokensBySubscriptionInCluster();
+    for (const { id, lastEvent } of recheck) Object.assign(touch(id), { last: lastEvent, replaceLast: true });
+    const applied: AppliedEvent[] = [];
     for (const log of logs) {
       const decoded = this.decode(log);
       if (!decoded) continue;
-      this.metrics?.eventsIngested.inc({ chain_id: String(this.chainId), event: decoded.eventName });
+      applied.push({ name: decoded.eventName, blockNumber: log.blockNumber! });
       const args = decoded.args as Record<string, unknown>;
       if (isSubscriptionEvent(decoded.eventName)) {
         const entry = touch(args.subscriptionId as bigint);
@@ -85,13 +102,21 @@ export class SubscriptionSync {
         if (id !== undefined) touch(id);
       }
     }
-    for (const id of recheckIds) touch(id);
     const entries = [...touched.entries()];
     for (let i = 0; i < entries.length; i += PARALLEL_WRITES) {
       await Promise.all(
         entries.slice(i, i + PARALLEL_WRITES).map(([id, entry]) => this.store(id, entry, stateBlock)),
       );
     }
+    return applied;
+  }
+
+  /** The subscription event `log` is (Created, Extended or Cancelled), if it is one. */
+  subscriptionEvent(log: Log): { id: bigint; event: LastEvent } | undefined {
+    const decoded = this.decode(log);
+    if (!decoded || !isSubscriptionEvent(decoded.eventName)) return undefined;
+    const { subscriptionId } = decoded.args as { subscriptionId: bigint };
+    return { id: subscriptionId, event: { ...refOf(log), kind: decoded.eventName } };
   }
 
   private decode(log: Log) {
@@ -143,11 +168,9 @@ export class SubscriptionSync {
             },
             spec,
           } as Subscription);
-        } else if (JSON.stringify(existing.spec) !== JSON.stringify({ ...existing.spec, ...spec })) {
-          await this.kube.update<Subscription>(blockhostTypes.subscription, {
-            ...existing,
-            spec: { ...existing.spec, ...spec },
-          });
+        } else if (!isDeepStrictEqual(existing.spec, spec)) {
+          // The whole spec: a field the chain no longer backs (a lastEvent reorged away) must go.
+          await this.kube.update<Subscription>(blockhostTypes.subscription, { ...existing, spec });
         }
         return;
       } catch (error) {
@@ -197,7 +220,7 @@ export class SubscriptionSync {
       },
       cancelled: state.cancelled,
       removedByReorg: false,
-      lastEvent: entry.last ?? existing?.lastEvent,
+      lastEvent: entry.replaceLast ? entry.last : (entry.last ?? existing?.lastEvent),
       credential: state.credential ?? existing?.credential,
     };
     const payloadError = oversized

@@ -8,7 +8,13 @@ import type { Logger } from '../../lib/log.js';
 import { Backoff, sleep } from '../../lib/backoff.js';
 import { CheckpointStore, type BlockRef, type Checkpoint } from './checkpoint.js';
 import { LogScanner } from './log-scanner.js';
-import { SubscriptionSync, type ChainContracts } from './subscription-sync.js';
+import {
+  SubscriptionSync,
+  type AppliedEvent,
+  type ChainContracts,
+  type LastEvent,
+  type Recheck,
+} from './subscription-sync.js';
 
 /** Why the server key cannot recover a customer signature from `payload`, or undefined if it can. */
 function undecryptableReason(serverKey: `0x${string}`, payload: `0x${string}`): string | undefined {
@@ -49,6 +55,10 @@ export class ChainWatcher {
   private readonly sync: SubscriptionSync;
   private readonly store: CheckpointStore;
   private readonly labels: { chain_id: string };
+  /** Events up to this block were counted by this instance (a range applied twice counts once). */
+  private countedThrough?: bigint;
+  /** The current pass stored at least one range. */
+  private progressed = false;
 
   constructor(
     private readonly kube: KubeClient,
@@ -78,7 +88,6 @@ export class ChainWatcher {
       config.contracts,
       config.namespace,
       log,
-      metrics,
       serverKey && ((payload) => undecryptableReason(serverKey, payload)),
     );
     this.store = new CheckpointStore(
@@ -99,6 +108,9 @@ export class ChainWatcher {
         await sleep(this.config.pollIntervalMs ?? 5000, signal);
       } catch (error) {
         if (signal.aborted) break;
+        // A pass that stored ranges before failing is no reason to slow down: a long catch-up over
+        // a flaky provider would otherwise crawl at the maximum backoff.
+        if (this.progressed) backoff.reset();
         const delay = backoff.next();
         this.log.warn(
           {
@@ -114,11 +126,13 @@ export class ChainWatcher {
 
   /** One pass: verify the checkpoint, then store every confirmed event up to head - confirmations. */
   async catchUp(signal?: AbortSignal): Promise<void> {
+    this.progressed = false;
     const head = await this.chain.getBlockNumber({ cacheTime: 0 });
     this.metrics?.headBlock.set(this.labels, Number(head));
     const target = head - BigInt(this.config.confirmations);
     let checkpoint = await this.store.load();
-    if (checkpoint) checkpoint = await this.verify(checkpoint, target);
+    this.countedThrough ??= checkpoint ? BigInt(checkpoint.block.number) : this.config.startBlock - 1n;
+    if (checkpoint) checkpoint = await this.verify(checkpoint, head, target);
     let from = checkpoint ? BigInt(checkpoint.block.number) + 1n : this.config.startBlock;
     while (from <= target && !signal?.aborted) {
       const { to, logs } = await this.scanner.scan(from, target);
@@ -127,22 +141,36 @@ export class ChainWatcher {
       if (logs.some((l) => l.blockNumber === to && l.blockHash !== end.hash)) {
         throw new Error(`block ${to} changed during the scan (reorg); rescanning`);
       }
-      await this.sync.apply(logs as Log[], target);
+      this.countIngested(await this.sync.apply(logs as Log[], target), to);
       checkpoint = await this.store.save(checkpoint, end);
+      this.progressed = true;
       this.metrics?.processedBlock.set(this.labels, end.number);
       this.metrics?.lagBlocks.set(this.labels, Number(head) - end.number);
       from = to + 1n;
     }
   }
 
+  /** Counts the events of an applied range, each once however often the range is applied. */
+  private countIngested(events: AppliedEvent[], to: bigint): void {
+    const counted = this.countedThrough!;
+    for (const { name, blockNumber } of events) {
+      if (blockNumber > counted) this.metrics?.eventsIngested.inc({ ...this.labels, event: name });
+    }
+    if (to > counted) this.countedThrough = to;
+  }
+
   /** Returns the checkpoint to resume from: unchanged, or rewound to the newest block still canonical. */
-  private async verify(checkpoint: Checkpoint, target: bigint): Promise<Checkpoint> {
-    const current = await this.blockRef(BigInt(checkpoint.block.number));
-    if (current.hash === checkpoint.block.hash) return checkpoint;
+  private async verify(checkpoint: Checkpoint, head: bigint, target: bigint): Promise<Checkpoint> {
+    // Above the head (a lagging endpoint, or a chain that got shorter): there is nothing to scan
+    // until the chain passes the checkpoint again, and then its hash decides.
+    if (BigInt(checkpoint.block.number) > head) return checkpoint;
+    if (await this.isCanonical(checkpoint.block)) return checkpoint;
     this.metrics?.reorgs.inc(this.labels);
+    // The newest remembered block still on the chain and not above the target, so that the state
+    // read at the target covers everything up to it.
     let ancestor: BlockRef | undefined;
     for (const ref of [...checkpoint.recent].reverse()) {
-      if ((await this.blockRef(BigInt(ref.number))).hash === ref.hash) {
+      if (BigInt(ref.number) <= target && (await this.isCanonical(ref))) {
         ancestor = ref;
         break;
       }
@@ -152,19 +180,58 @@ export class ChainWatcher {
       { checkpoint: checkpoint.block.number, ancestor: ancestor.number },
       'reorg below the checkpoint; rewinding',
     );
-    // Re-read every subscription whose events lie above the ancestor before moving the checkpoint
-    // back: ones the new chain no longer has are marked, never deleted. A crash here just repeats it.
+    // Before moving the checkpoint back, re-read every subscription with events above the ancestor
+    // (ones the new chain no longer has are marked, never deleted) and every one with an NFT (a
+    // Transfer may be gone). A latest event above the ancestor is replaced by the latest one still
+    // on the chain; the rescan adds newer ones. A crash here just repeats it.
     const list = await this.kube.list<Subscription>(blockhostTypes.subscription, {
       namespace: this.config.namespace,
     });
-    const affected = list.items
-      .filter((s) => s.spec.contract.toLowerCase() === this.config.contracts.subscriptions.toLowerCase())
-      .filter(
-        (s) => Math.max(s.spec.source.blockNumber, s.spec.lastEvent?.blockNumber ?? 0) > ancestor.number,
-      )
-      .map((s) => BigInt(s.spec.subscriptionId));
-    await this.sync.apply([], target, affected);
+    const recheck: Recheck[] = [];
+    for (const { spec } of list.items) {
+      if (spec.contract.toLowerCase() !== this.config.contracts.subscriptions.toLowerCase()) continue;
+      const last = spec.lastEvent;
+      const above = Math.max(spec.source.blockNumber, last?.blockNumber ?? 0) > ancestor.number;
+      if (!above && !spec.credential) continue;
+      const id = BigInt(spec.subscriptionId);
+      recheck.push({
+        id,
+        lastEvent:
+          last && last.blockNumber > ancestor.number
+            ? await this.latestEvent(id, spec.source.blockNumber, ancestor.number)
+            : last,
+      });
+    }
+    await this.sync.apply([], target, recheck);
+    // Events applied again from the new chain count again.
+    if (this.countedThrough! > BigInt(ancestor.number)) this.countedThrough = BigInt(ancestor.number);
     return this.store.rewind(checkpoint, ancestor);
+  }
+
+  /**
+   * The latest Created/Extended/Cancelled event of subscription `id` in blocks [from, to], searched
+   * backwards one maximum range at a time; undefined when `from` is above `to` (the rescan finds it).
+   */
+  private async latestEvent(id: bigint, from: number, to: number): Promise<LastEvent | undefined> {
+    for (let end = BigInt(to); end >= BigInt(from); end -= this.scanner.maxSpan) {
+      const start =
+        end - this.scanner.maxSpan + 1n > BigInt(from) ? end - this.scanner.maxSpan + 1n : BigInt(from);
+      let latest: LastEvent | undefined;
+      for (let cursor = start; cursor <= end;) {
+        const { to: covered, logs } = await this.scanner.scan(cursor, end);
+        for (const log of logs) {
+          const found = this.sync.subscriptionEvent(log as Log);
+          if (found?.id === id) latest = found.event;
+        }
+        cursor = covered + 1n;
+      }
+      if (latest) return latest;
+    }
+    return undefined;
+  }
+
+  private async isCanonical(ref: BlockRef): Promise<boolean> {
+    return (await this.blockRef(BigInt(ref.number))).hash === ref.hash;
   }
 
   private async blockRef(number: bigint): Promise<BlockRef> {

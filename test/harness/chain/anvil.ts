@@ -26,6 +26,11 @@ export interface AnvilOptions {
   chainId?: number;
   /** Seconds between blocks; omitted: a block per transaction (automine). */
   blockTime?: number;
+  /**
+   * Keep only the recent states in memory and never write older ones to disk. Mining thousands of
+   * blocks is then about twice as fast, but eth_call at old blocks fails.
+   */
+  recentStatesOnly?: boolean;
 }
 
 /** The anvil binary from the platform package that @foundry-rs/anvil installs. */
@@ -44,11 +49,12 @@ export class Anvil {
     readonly chainId: number,
   ) {}
 
-  static async start({ chainId = 31337, blockTime }: AnvilOptions = {}): Promise<Anvil> {
+  static async start({ chainId = 31337, blockTime, recentStatesOnly }: AnvilOptions = {}): Promise<Anvil> {
     const port = await freePort();
     const dir = await mkdtemp(join(tmpdir(), 'blockhost-anvil-'));
     const args = ['--host', '127.0.0.1', '--port', String(port), '--chain-id', String(chainId), '--silent'];
     if (blockTime !== undefined) args.push('--block-time', String(blockTime));
+    if (recentStatesOnly) args.push('--max-persisted-states', '0');
     const process = startProcess('anvil', anvilBinary(), args, join(dir, 'anvil.log'));
     const rpcUrl = `http://127.0.0.1:${port}`;
     const anvil = new Anvil(process, dir, rpcUrl, chainId);
@@ -73,6 +79,25 @@ export class Anvil {
 
   async mine(blocks = 1): Promise<void> {
     await this.rpc('anvil_mine', [`0x${blocks.toString(16)}`]);
+  }
+
+  /**
+   * Replaces the newest `depth` blocks by as many new ones (a reorg to a chain of the same height).
+   * `txs` go into the new blocks: [raw signed transaction, block offset 0..depth-1]; transactions of
+   * the replaced blocks not listed are gone (anvil does not return them to the pool).
+   */
+  async reorg(depth: number, txs: [`0x${string}`, number][] = []): Promise<void> {
+    await this.rpc('anvil_reorg', [depth, txs]);
+  }
+
+  /** Removes the newest `depth` blocks (the chain becomes shorter); their transactions are gone. */
+  async rollback(depth: number): Promise<void> {
+    await this.rpc('anvil_rollback', [depth]);
+  }
+
+  /** The signed bytes of a mined transaction, to put it into a reorg's new blocks. */
+  async rawTransaction(hash: `0x${string}`): Promise<`0x${string}`> {
+    return this.rpc<`0x${string}`>('eth_getRawTransactionByHash', [hash]);
   }
 
   async stop(): Promise<void> {
