@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Hex } from 'viem';
 import { buySubscription, extendSubscription } from '../../../contracts/deploy.js';
-import { AccessCredentialNFTAbi } from '../../../contracts/generated/artifacts.js';
+import { AccessCredentialNFTAbi, BlockhostSubscriptionsAbi } from '../../../contracts/generated/artifacts.js';
 import { ChainServices } from '../../../controllers/chain/services.js';
 import { chainWatcherRunnable } from '../../../controllers/chain/watcher-runnable.js';
 import { registerPlanController } from '../../../controllers/plan/controller.js';
@@ -252,5 +252,38 @@ describe('subscription controller', () => {
           e.reason === 'InvalidPayload',
       );
     });
+  });
+
+  it('fails a purchase of a plan no Plan object describes, with the reason, and no VM', async () => {
+    // An on-chain plan created behind the operator's back: the cluster has no Plan for it.
+    const hash = await chain.deployer.writeContract({
+      address: chain.deployment.subscriptions,
+      abi: BlockhostSubscriptionsAbi,
+      functionName: 'createPlan',
+      args: ['Rogue', 10n],
+    });
+    await chain.publicClient.waitForTransactionReceipt({ hash });
+    const server = publicKeyFromPrivateKey(anvilPrivateKey(0));
+    const rogue = (
+      await buySubscription({
+        publicClient: chain.publicClient,
+        walletClient: chain.wallet(4),
+        subscriptions: chain.deployment.subscriptions,
+        planId: 2n,
+        days: 3n,
+        userEncrypted: encryptUserSignature(server, buyerSignature) as Hex,
+      })
+    ).subscriptionId;
+    await chain.anvil.mine(1);
+    await eventually(
+      'failed',
+      async () => (await exists(get(rogue))) && (await get(rogue)).status?.reason === 'UnknownPlan',
+      60_000,
+    );
+    expect((await get(rogue)).status).toMatchObject({
+      phase: 'Failed',
+      message: 'no Plan has on-chain id 2 on chain 31337',
+    });
+    expect(await exists(vm(rogue))).toBe(false);
   });
 });
