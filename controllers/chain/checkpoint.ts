@@ -22,6 +22,10 @@ interface CheckpointConfigMap extends KubeObject {
 
 const RECENT_KEPT = 64;
 
+/** Name of the checkpoint ConfigMap of one chain and subscriptions contract. */
+export const checkpointName = (chainId: number, subscriptions: string): string =>
+  `blockhost-chain-${chainId}-${subscriptions.slice(2, 10).toLowerCase()}`;
+
 /**
  * The chain watcher's progress, persisted in a ConfigMap (the API is the only database). Writes
  * are compare-and-swap on the resourceVersion, so two watchers (a split brain) can never both

@@ -6,7 +6,7 @@ import { createChainClient } from '../../lib/chain/rpc.js';
 import type { KubeClient } from '../../lib/kube/client.js';
 import type { Logger } from '../../lib/log.js';
 import { Backoff, sleep } from '../../lib/backoff.js';
-import { CheckpointStore, type BlockRef, type Checkpoint } from './checkpoint.js';
+import { CheckpointStore, checkpointName, type BlockRef, type Checkpoint } from './checkpoint.js';
 import { LogScanner } from './log-scanner.js';
 import {
   SubscriptionSync,
@@ -93,7 +93,7 @@ export class ChainWatcher {
     this.store = new CheckpointStore(
       kube,
       config.namespace,
-      `blockhost-chain-${config.chainId}-${config.contracts.subscriptions.slice(2, 10).toLowerCase()}`,
+      checkpointName(config.chainId, config.contracts.subscriptions),
     );
     this.labels = { chain_id: String(config.chainId) };
   }

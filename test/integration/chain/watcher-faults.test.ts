@@ -3,7 +3,7 @@ import { Registry } from 'prom-client';
 import { erc20Abi, maxUint256 } from 'viem';
 import { confirm, eventArgs } from '../../../contracts/deploy.js';
 import { AccessCredentialNFTAbi, BlockhostSubscriptionsAbi } from '../../../contracts/generated/artifacts.js';
-import type { Checkpoint } from '../../../controllers/chain/checkpoint.js';
+import { checkpointName, type Checkpoint } from '../../../controllers/chain/checkpoint.js';
 import { ChainWatcher, type ChainWatcherConfig } from '../../../controllers/chain/watcher.js';
 import { blockhostTypes, type Subscription } from '../../../lib/api/v1alpha1/index.js';
 import { ChainMetrics } from '../../../lib/chain/metrics.js';
@@ -49,7 +49,7 @@ describe(`chain watcher behind two faulty RPC endpoints (BLOCKHOST_FAULT_SEED=${
   const subscriptions = async () =>
     (await kube.list<Subscription>(blockhostTypes.subscription, { namespace })).items;
   const checkpoint = async (): Promise<Checkpoint | undefined> => {
-    const name = `blockhost-chain-${config.chainId}-${config.contracts.subscriptions.slice(2, 10).toLowerCase()}`;
+    const name = checkpointName(config.chainId, config.contracts.subscriptions);
     const configMap = await kube
       .get<{ metadata: object; data?: { checkpoint?: string } }>(coreTypes.configMap, name, namespace)
       .catch(() => undefined);
