@@ -1,5 +1,6 @@
-import { createPublicClient, createWalletClient, http, type Chain, type PublicClient } from 'viem';
+import { createPublicClient, createWalletClient, http, type Chain, type Hex, type PublicClient } from 'viem';
 import {
+  buySubscription,
   deployBlockhost,
   type BlockhostDeployment,
   type PlanSpec,
@@ -18,6 +19,11 @@ export interface LocalChain {
   deployment: BlockhostDeployment;
   /** A wallet of anvil account `index` (1.. are customers), holding 1,000,000 mock USDC. */
   wallet(index: number): SigningWalletClient;
+  /** Approve + buySubscription from account `buyer` (default plan: the first deployed one). */
+  buy(
+    buyer: number,
+    options?: { days?: bigint; userEncrypted?: Hex; planId?: bigint },
+  ): ReturnType<typeof buySubscription>;
   stop(): Promise<void>;
 }
 
@@ -51,7 +57,21 @@ export async function startLocalChain({
       });
       await publicClient.waitForTransactionReceipt({ hash });
     }
-    return { anvil, chain, publicClient, deployer, deployment, wallet, stop: () => anvil.stop() };
+    const buy: LocalChain['buy'] = (
+      buyer,
+      { days = 30n, userEncrypted = '0x', planId = deployment.planIds[0] } = {},
+    ) => {
+      if (planId === undefined) throw new Error('no plan was deployed; pass planId');
+      return buySubscription({
+        publicClient,
+        walletClient: wallet(buyer),
+        subscriptions: deployment.subscriptions,
+        planId,
+        days,
+        userEncrypted,
+      });
+    };
+    return { anvil, chain, publicClient, deployer, deployment, wallet, buy, stop: () => anvil.stop() };
   } catch (error) {
     await anvil.stop();
     throw error;

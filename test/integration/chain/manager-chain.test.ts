@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { buySubscription } from '../../../contracts/deploy.js';
 import { examplePlan } from '../../../lib/api/v1alpha1/examples.js';
 import {
   blockhostTypes,
@@ -68,14 +67,7 @@ describe('controller manager with a chain', () => {
       metadata: { name: planName },
       status: undefined,
     } as unknown as Plan);
-    const bought = await buySubscription({
-      publicClient: chain.publicClient,
-      walletClient: chain.wallet(2),
-      subscriptions: chain.deployment.subscriptions,
-      planId: chain.deployment.planIds[0]!,
-      days: 30n,
-      userEncrypted: '0xabcdef',
-    });
+    const bought = await chain.buy(2, { userEncrypted: '0xabcdef' });
     await chain.anvil.mine(1);
     const name = subscriptionResourceName(bought.subscriptionId);
     await eventually(

@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { encodeFunctionData } from 'viem';
-import { buySubscription } from '../../../contracts/deploy.js';
 import { AccessCredentialNFTAbi } from '../../../contracts/generated/artifacts.js';
 import { CredentialMinter } from '../../../controllers/chain/credential-minter.js';
 import { IntentStore } from '../../../controllers/chain/intent-store.js';
@@ -36,16 +35,7 @@ describe('transaction sender', () => {
     });
     return { minted, tokenId, total };
   };
-  const buy = async () =>
-    (
-      await buySubscription({
-        publicClient: chain.publicClient,
-        walletClient: chain.wallet(1),
-        subscriptions: chain.deployment.subscriptions,
-        planId: chain.deployment.planIds[0]!,
-        days: 30n,
-      })
-    ).subscriptionId;
+  const buy = async () => (await chain.buy(1)).subscriptionId;
 
   /** Runs the mint in a child process that SIGKILLs itself at `crashAt` (or completes). */
   const mintProcess = (subscriptionId: bigint, crashAt = '') =>

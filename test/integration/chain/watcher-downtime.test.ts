@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Registry } from 'prom-client';
 import type { PublicClient } from 'viem';
-import { buySubscription, extendSubscription } from '../../../contracts/deploy.js';
+import { extendSubscription } from '../../../contracts/deploy.js';
 import { BlockhostSubscriptionsAbi } from '../../../contracts/generated/artifacts.js';
 import { checkpointName, type Checkpoint } from '../../../controllers/chain/checkpoint.js';
 import { ChainWatcher, type ChainWatcherConfig } from '../../../controllers/chain/watcher.js';
@@ -40,14 +40,7 @@ describe('chain watcher after a long downtime', () => {
     return JSON.parse(configMap.data!.checkpoint!) as Checkpoint;
   };
   const buy = (buyer: number, days: bigint, userEncrypted: `0x${string}`) =>
-    buySubscription({
-      publicClient: chain.publicClient,
-      walletClient: chain.wallet(buyer),
-      subscriptions: chain.deployment.subscriptions,
-      planId: chain.deployment.planIds[0]!,
-      days,
-      userEncrypted,
-    });
+    chain.buy(buyer, { days, userEncrypted });
   const extend = (payer: number, subscriptionId: bigint, days: bigint) =>
     extendSubscription({
       publicClient: chain.publicClient,

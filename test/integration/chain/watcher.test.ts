@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Registry } from 'prom-client';
-import { buySubscription, extendSubscription } from '../../../contracts/deploy.js';
+import { extendSubscription } from '../../../contracts/deploy.js';
 import { BlockhostSubscriptionsAbi } from '../../../contracts/generated/artifacts.js';
 import { ChainWatcher, type ChainWatcherConfig } from '../../../controllers/chain/watcher.js';
 import {
@@ -31,14 +31,7 @@ describe('chain watcher', () => {
       (a, b) => Number(a.spec.subscriptionId) - Number(b.spec.subscriptionId),
     );
   const buy = (buyer: number, days = 30n, userEncrypted: `0x${string}` = '0x1234') =>
-    buySubscription({
-      publicClient: chain.publicClient,
-      walletClient: chain.wallet(buyer),
-      subscriptions: chain.deployment.subscriptions,
-      planId: chain.deployment.planIds[0]!,
-      days,
-      userEncrypted,
-    });
+    chain.buy(buyer, { days, userEncrypted });
 
   beforeAll(async () => {
     kube = testClient();

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Hex } from 'viem';
-import { buySubscription, extendSubscription } from '../../../contracts/deploy.js';
+import { extendSubscription } from '../../../contracts/deploy.js';
 import { AccessCredentialNFTAbi, BlockhostSubscriptionsAbi } from '../../../contracts/generated/artifacts.js';
 import { ChainServices } from '../../../controllers/chain/services.js';
 import { chainWatcherRunnable } from '../../../controllers/chain/watcher-runnable.js';
@@ -70,15 +70,7 @@ describe('subscription controller', () => {
       { metadata: { annotations: { 'test/touch': String(Date.now()) } } },
       'merge',
     );
-  const buy = (userEncrypted: Hex, days = 30n) =>
-    buySubscription({
-      publicClient: chain.publicClient,
-      walletClient: chain.wallet(4),
-      subscriptions: chain.deployment.subscriptions,
-      planId: 1n,
-      days,
-      userEncrypted,
-    });
+  const buy = (userEncrypted: Hex, days = 30n) => chain.buy(4, { planId: 1n, days, userEncrypted });
 
   beforeAll(async () => {
     kube = testClient();
@@ -265,10 +257,7 @@ describe('subscription controller', () => {
     await chain.publicClient.waitForTransactionReceipt({ hash });
     const server = publicKeyFromPrivateKey(anvilPrivateKey(0));
     const rogue = (
-      await buySubscription({
-        publicClient: chain.publicClient,
-        walletClient: chain.wallet(4),
-        subscriptions: chain.deployment.subscriptions,
+      await chain.buy(4, {
         planId: 2n,
         days: 3n,
         userEncrypted: encryptUserSignature(server, buyerSignature) as Hex,
