@@ -125,7 +125,8 @@ describe('subscription controller', () => {
       kind: 'Subscription',
       controller: true,
     });
-    expect((await get(id)).status?.phase).toBe('Provisioning');
+    // The VM is created before the Subscription's status is written: wait for the write.
+    await eventually('Provisioning', async () => (await get(id)).status?.phase === 'Provisioning');
 
     // Play the VM controller: the VM runs and its guest agent answers.
     await updateStatus<VM>(kube, blockhostTypes.vm, { name: created.metadata.name!, namespace }, (latest) => {
