@@ -81,7 +81,8 @@ export class SubscriptionSync {
   async apply(logs: Log[], stateBlock: bigint, recheck: Iterable<Recheck> = []): Promise<AppliedEvent[]> {
     const touched = new Map<bigint, Touched>();
     const touch = (id: bigint) => touched.get(id) ?? touched.set(id, {}).get(id)!;
-    const tokens = await this.tokensBySubscriptionInCluster();
+    // Listing every Subscription is needed only to map NFT transfers; most ranges have none.
+    let tokens: Map<bigint, bigint> | undefined;
     for (const { id, lastEvent } of recheck) Object.assign(touch(id), { last: lastEvent, replaceLast: true });
     const applied: AppliedEvent[] = [];
     for (const log of logs) {
@@ -98,6 +99,7 @@ export class SubscriptionSync {
       } else if (decoded.eventName === 'SubscriptionCredentialMinted') {
         touch(args.subscriptionId as bigint);
       } else if (decoded.eventName === 'Transfer') {
+        tokens ??= await this.tokensBySubscriptionInCluster();
         const id = tokens.get(args.tokenId as bigint);
         if (id !== undefined) touch(id);
       }
