@@ -13,7 +13,7 @@ import { createLogger } from '../../../lib/log.js';
 import { ensureGuestImage, type GuestImage } from '../../harness/libvirt/guest-image.js';
 import { LibvirtDaemon, virsh } from '../../harness/libvirt/libvirtd.js';
 import { blockhostGecos, renderCloudInit } from '../../../controllers/vm/cloud-init.js';
-import { writeSeedIso } from '../../harness/libvirt/seed-iso.js';
+import { writeSeedIso } from '../../../controllers/vm/seed-iso.js';
 import { waitFor } from '../../harness/processes.js';
 
 const run = promisify(execFile);

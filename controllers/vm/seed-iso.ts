@@ -1,11 +1,11 @@
-// NoCloud seed ISOs for test guests: the product's cloud-init (controllers/vm/cloud-init.ts) written
+// NoCloud seed ISOs: the cloud-init of cloud-init.ts written
 // to an ISO 9660 volume labelled `cidata`, which cloud-init's NoCloud datasource reads at first boot.
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { NoCloudSeed } from '../../../controllers/vm/cloud-init.js';
+import type { NoCloudSeed } from './cloud-init.js';
 
 const run = promisify(execFile);
 

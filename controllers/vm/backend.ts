@@ -1,0 +1,109 @@
+import type { BackendType } from '../../lib/api/v1alpha1/index.js';
+import type { NoCloudSeed } from './cloud-init.js';
+
+/**
+ * The one interface the VM controller drives every backend through (KubeVirt, libvirt, Proxmox).
+ * Implementations translate; the controller decides. Every method may be retried after a crash at
+ * any point, so each is idempotent except `create`, which the controller guards with an intent id
+ * recorded on the VM object beforehand: `create` tags the backend VM with that id, and `observe`
+ * finds a VM by the tag when its backend id was never recorded.
+ */
+export interface VmBackend {
+  readonly type: BackendType;
+  /** The backend VM of `ref`, or undefined when it does not exist (deleted, or never created). */
+  observe(ref: BackendRef): Promise<ObservedVm | undefined>;
+  /** Creates the VM stopped or running as `desired.running` says; returns what `observe` would. */
+  create(desired: DesiredVm): Promise<ObservedVm>;
+  /** Brings size (grow only) and cloud-init inputs of an existing VM to `desired`. */
+  update(id: string, desired: DesiredVm): Promise<void>;
+  /** start: boot; shutdown: ACPI power button (graceful); stop: pull the plug. No-op when already there. */
+  power(id: string, action: PowerAction): Promise<void>;
+  /**
+   * Removes the VM and its disks (stopping it first if needed). Resolves once removal is done or
+   * under way; `observe` returns undefined when nothing of it is left. Absent VM: no-op.
+   */
+  delete(id: string): Promise<void>;
+  /** Runs a program in the guest through the QEMU guest agent and waits for it. */
+  guestExec(id: string, command: GuestCommand): Promise<GuestExecResult>;
+  /** Releases connections and timers. */
+  close?(): Promise<void>;
+}
+
+export type PowerAction = 'start' | 'shutdown' | 'stop';
+
+/** Power state in backend-neutral words. */
+export type PowerState = 'Running' | 'Stopped' | 'Starting' | 'Stopping' | 'Paused' | 'Unknown';
+
+export interface BackendRef {
+  /** VM object namespace and name: backends derive stable names from them. */
+  namespace: string;
+  name: string;
+  /** status.backendId when recorded. */
+  id?: string;
+  /** status.createIntent.id: the tag a create in flight put on the backend VM. */
+  intentId?: string;
+}
+
+export interface DesiredVm extends BackendRef {
+  intentId: string;
+  /** UID of the VM object, for backends that label their objects with it. */
+  uid: string;
+  cpu: number;
+  memoryMiB: number;
+  diskGiB: number;
+  /** Image name from the backend's image list in the HostConfig. */
+  image: string;
+  running: boolean;
+  cloudInit: NoCloudSeed;
+  /** Static addresses configured through cloud-init (also what the VM is reachable at). */
+  addresses: { ipv4?: string; ipv6?: string };
+}
+
+export interface ObservedVm {
+  /** Backend id recorded in status.backendId (domain UUID, VMID, VirtualMachine name). */
+  id: string;
+  /** The intent id the VM was tagged with at create, if the backend can read it back. */
+  intentId?: string;
+  power: PowerState;
+  guestAgentConnected: boolean;
+  /** Addresses the backend reports for the guest (agent or instance status), if any. */
+  addresses: { ipv4?: string; ipv6?: string };
+  cpu?: number;
+  memoryMiB?: number;
+  diskGiB?: number;
+}
+
+export interface GuestCommand {
+  path: string;
+  args?: string[];
+  /** Written to the program's stdin. */
+  input?: string;
+  timeoutMs?: number;
+}
+
+export interface GuestExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A failure the controller should report and retry with backoff, not treat as absence. */
+export class BackendError extends Error {
+  constructor(
+    message: string,
+    /** CamelCase reason for conditions and Events. */
+    readonly reason = 'BackendError',
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'BackendError';
+  }
+}
+
+/** The guest agent did not answer; retry later (the guest may still be booting). */
+export class GuestAgentUnavailableError extends BackendError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'GuestAgentUnavailable', options);
+    this.name = 'GuestAgentUnavailableError';
+  }
+}
