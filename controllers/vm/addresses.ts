@@ -1,11 +1,9 @@
 import { formatIp, parseCidr, parseIp } from '../../lib/api/ip.js';
 import type { VM } from '../../lib/api/v1alpha1/index.js';
-import { blockhostTypes } from '../../lib/api/v1alpha1/index.js';
 import type { KubeClient } from '../../lib/kube/client.js';
-import { isAlreadyExists } from '../../lib/kube/errors.js';
+import { isAlreadyExists, isNotFound } from '../../lib/kube/errors.js';
 import type { KubeObject } from '../../lib/kube/object.js';
 import { coreTypes } from '../../lib/kube/resource-types.js';
-import { setControllerReference } from '../../lib/runtime/owners.js';
 
 export type Family = 'ipv4' | 'ipv6';
 
@@ -34,15 +32,20 @@ export function* ipv6Candidates(prefix: string, limit = 65_536): Generator<strin
 const claimName = (family: Family, address: string) =>
   `blockhost-${family}-${address.toLowerCase().replace(/[.:]/g, '-')}`;
 
+const FAMILY_LABEL = 'blockhost.io/address-family';
+const VM_UID_LABEL = 'blockhost.io/vm-uid';
+
 interface Claim extends KubeObject {
   data?: { address?: string; vm?: string };
 }
 
 /**
  * Race-free address claims: each address is a ConfigMap named after it, so creating it is an atomic
- * test-and-set in the API server; two VMs reconciled at once can never get the same address. A claim
- * is owned by its VM, so garbage collection frees it when the VM is deleted. A retry after a crash
- * finds the claim the VM already holds instead of taking a second one.
+ * test-and-set in the API server; two VMs reconciled at once, even by two processes, can never get
+ * the same address. All claims of the host live in one namespace (the controller's) because the
+ * pool is shared by VMs of every namespace; so they cannot be owned by their VMs (owner references
+ * do not cross namespaces) and the VM controller releases them in its finalizer instead. A retry
+ * after a crash finds the claim the VM already holds instead of taking a second one.
  */
 export class AddressClaims {
   constructor(
@@ -51,18 +54,20 @@ export class AddressClaims {
   ) {}
 
   async claim(family: Family, vm: VM, candidates: Iterable<string>): Promise<string> {
-    const held = await this.held(family, vm);
+    const claims = await this.list(`${FAMILY_LABEL}=${family}`);
+    const held = claims.find((c) => c.metadata.labels?.[VM_UID_LABEL] === vm.metadata.uid)?.data?.address;
     if (held) return held;
+    const taken = new Set(claims.map((c) => c.data?.address));
     for (const address of candidates) {
+      if (taken.has(address)) continue;
       const claim: Claim = {
         metadata: {
           name: claimName(family, address),
           namespace: this.namespace,
-          labels: { 'blockhost.io/address-family': family, 'blockhost.io/vm': vm.metadata.name! },
+          labels: { [FAMILY_LABEL]: family, [VM_UID_LABEL]: vm.metadata.uid! },
         },
-        data: { address, vm: vm.metadata.name! },
+        data: { address, vm: `${vm.metadata.namespace}/${vm.metadata.name}` },
       };
-      setControllerReference(claim, vm, blockhostTypes.vm);
       try {
         await this.kube.create(coreTypes.configMap, claim);
         return address;
@@ -73,12 +78,22 @@ export class AddressClaims {
     throw new Error(`the ${family} pool is exhausted: every address is claimed`);
   }
 
-  private async held(family: Family, vm: VM): Promise<string | undefined> {
+  /** Frees every address `vm` holds; idempotent. */
+  async release(vm: VM): Promise<void> {
+    for (const claim of await this.list(`${VM_UID_LABEL}=${vm.metadata.uid}`)) {
+      await this.kube
+        .delete(coreTypes.configMap, claim.metadata.name!, this.namespace)
+        .catch((error: unknown) => {
+          if (!isNotFound(error)) throw error;
+        });
+    }
+  }
+
+  private async list(labelSelector: string): Promise<Claim[]> {
     const list = await this.kube.list<Claim>(coreTypes.configMap, {
       namespace: this.namespace,
-      labelSelector: `blockhost.io/address-family=${family},blockhost.io/vm=${vm.metadata.name}`,
+      labelSelector,
     });
-    return list.items.find((c) => c.metadata.ownerReferences?.some((o) => o.uid === vm.metadata.uid))?.data
-      ?.address;
+    return list.items;
   }
 }

@@ -65,6 +65,12 @@ const kubevirt = z.object({
   images: mapList(kubevirtImage, 'name', 16).min(1).describe('Base images, by name.'),
 });
 
+// Plain characters only: host paths end up inside libvirt domain XML.
+const hostPath = z
+  .string()
+  .max(1024)
+  .regex(/^\/[A-Za-z0-9._+/-]+$/, 'must be an absolute path of letters, digits and . _ + / -');
+
 const libvirt = z.object({
   uri: z
     .string()
@@ -72,7 +78,20 @@ const libvirt = z.object({
     .regex(/^[a-z][a-z0-9+]*:\/\//, 'must be a libvirt connection URI such as qemu:///system')
     .default('qemu:///system')
     .describe('libvirt connection URI.'),
-  bridge: interfaceName.default('br0').describe('Host bridge the VM NICs are attached to.'),
+  networkMode: z
+    .enum(['bridge', 'nat'])
+    .default('bridge')
+    .describe(
+      'bridge: VM NICs join the host bridge (VMs reachable at their pool addresses); nat: they join the libvirt network natNetwork.',
+    ),
+  bridge: interfaceName.default('br0').describe('Host bridge the VM NICs are attached to (bridge mode).'),
+  natNetwork: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9_.-]+$/, 'must be a libvirt network name')
+    .default('default')
+    .describe('libvirt network the VM NICs join (nat mode).'),
   storagePool: z
     .string()
     .min(1)
@@ -87,12 +106,21 @@ const libvirt = z.object({
   images: mapList(
     z.object({
       name: imageEntryName,
-      path: z
+      path: hostPath.describe(
+        'Absolute path of the qcow2 base image on the host; each VM gets a copy-on-write overlay.',
+      ),
+      kernel: hostPath
+        .optional()
+        .describe(
+          'Kernel for direct kernel boot, for images without a boot loader; absent: boot from the disk.',
+        ),
+      initrd: hostPath.optional().describe('Initial ramdisk for direct kernel boot.'),
+      cmdline: z
         .string()
         .max(1024)
-        // Plain characters only: the path ends up inside libvirt domain XML.
-        .regex(/^\/[A-Za-z0-9._+/-]+$/, 'must be an absolute path of letters, digits and . _ + / -')
-        .describe('Absolute path of the qcow2 base image on the host; each VM gets a copy-on-write overlay.'),
+        .regex(/^[ -~]*$/, 'must be printable ASCII')
+        .default('root=/dev/vda console=ttyS0')
+        .describe('Kernel command line for direct kernel boot.'),
     }),
     'name',
     16,

@@ -110,6 +110,13 @@ export const vmStatusSchema = z
         'Id of the VM on its backend: KubeVirt VirtualMachine name, libvirt domain UUID or Proxmox VMID.',
       ),
     guestAgentConnected: z.boolean().optional().describe('Whether the QEMU guest agent answers.'),
+    appliedGecos: z
+      .string()
+      .max(256)
+      .optional()
+      .describe(
+        'GECOS last written to the guest (by cloud-init at first boot, then through the guest agent).',
+      ),
     createIntent: z
       .object({
         id: z

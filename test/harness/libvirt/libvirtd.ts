@@ -10,7 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createLogger } from '../../../lib/log.js';
+import { virsh } from '../../../controllers/vm/backends/libvirt/virsh.js';
 import { startProcess, waitFor, type ManagedProcess } from '../processes.js';
+
+export { virsh };
 
 const run = promisify(execFile);
 const log = createLogger('libvirt-harness');
@@ -27,18 +30,6 @@ export const LIBVIRT_PACKAGES: Record<string, string> = {
   genisoimage: '/usr/bin/genisoimage',
   tini: '/usr/bin/tini',
 };
-
-/** Runs virsh against `uri`; rejects with virsh's stderr on failure. */
-export async function virsh(uri: string, args: string[], timeoutMs = 60_000): Promise<string> {
-  try {
-    const { stdout } = await run('virsh', ['-c', uri, ...args], { timeout: timeoutMs, maxBuffer: 16 << 20 });
-    return stdout;
-  } catch (error) {
-    const e = error as { stderr?: string; message: string; killed?: boolean };
-    const reason = e.killed ? `no answer within ${timeoutMs} ms` : (e.stderr ?? '').trim() || e.message;
-    throw new Error(`virsh ${args.join(' ')}: ${reason}`, { cause: error });
-  }
-}
 
 /** Whether `virsh version` answers; on a freshly started daemon it waits for the QEMU capabilities probe. */
 async function answers(uri: string, timeoutMs = 10_000): Promise<boolean> {

@@ -1,0 +1,318 @@
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { HostConfigSpec } from '../../../../lib/api/v1alpha1/index.js';
+import type { Logger } from '../../../../lib/log.js';
+import {
+  BackendError,
+  GuestAgentUnavailableError,
+  type BackendRef,
+  type DesiredVm,
+  type GuestCommand,
+  type GuestExecResult,
+  type ObservedVm,
+  type PowerAction,
+  type PowerState,
+  type VmBackend,
+} from '../../backend.js';
+import { execThroughAgent } from '../../guest-agent.js';
+import { writeSeedIso } from '../../seed-iso.js';
+import { intentOf, renderDomainXml } from './domain-xml.js';
+import { isNoSuchObject, virsh, VirshError } from './virsh.js';
+
+export type LibvirtSettings = NonNullable<HostConfigSpec['backend']['libvirt']>;
+
+const AGENT_PING_TIMEOUT_S = 2;
+const AGENT_COMMAND_TIMEOUT_S = 30;
+
+/** `virsh domstate` words → backend-neutral power states. */
+const POWER_STATES: Record<string, PowerState> = {
+  running: 'Running',
+  blocked: 'Running',
+  idle: 'Running',
+  paused: 'Paused',
+  pmsuspended: 'Paused',
+  'in shutdown': 'Stopping',
+  'shut off': 'Stopped',
+  crashed: 'Stopped',
+  dying: 'Stopping',
+};
+
+const AGENT_UNAVAILABLE =
+  /guest agent is not (connected|responding|available)|agent is not running|domain is not running|not connected/i;
+
+interface AgentInterface {
+  name: string;
+  'ip-addresses'?: { 'ip-address-type': 'ipv4' | 'ipv6'; 'ip-address': string }[];
+}
+
+/**
+ * The libvirt backend: one domain per VM, named after the VM object, with a qcow2 overlay on the
+ * image's base and a NoCloud seed ISO, both volumes of the configured storage pool (so remote
+ * libvirt URIs work too). Talks to libvirtd through virsh.
+ */
+export class LibvirtBackend implements VmBackend {
+  readonly type = 'libvirt' as const;
+
+  constructor(
+    private readonly settings: LibvirtSettings,
+    private readonly log: Logger,
+  ) {}
+
+  static domainName(ref: Pick<BackendRef, 'namespace' | 'name'>): string {
+    return `blockhost-${ref.namespace}-${ref.name}`;
+  }
+
+  private virsh(args: string[], timeoutMs?: number): Promise<string> {
+    return virsh(this.settings.uri, args, timeoutMs);
+  }
+
+  async observe(ref: BackendRef): Promise<ObservedVm | undefined> {
+    const target = ref.id ?? LibvirtBackend.domainName(ref);
+    let xml: string;
+    try {
+      xml = await this.virsh(['dumpxml', target]);
+    } catch (error) {
+      if (isNoSuchObject(error)) return undefined;
+      throw asBackendError(error);
+    }
+    const id = /<uuid>([^<]+)<\/uuid>/.exec(xml)?.[1];
+    if (!id) throw new BackendError(`libvirt returned domain XML without a UUID for ${target}`);
+    const state = (
+      await this.virsh(['domstate', id]).catch((error: unknown) => {
+        throw asBackendError(error);
+      })
+    ).trim();
+    const power = POWER_STATES[state] ?? 'Unknown';
+    const agentInterfaces = power === 'Running' ? await this.agentInterfaces(id) : undefined;
+    const memoryKiB = Number(/<memory unit='KiB'>(\d+)<\/memory>/.exec(xml)?.[1]);
+    const diskPath = /<disk type='file' device='disk'>[\s\S]*?<source file='([^']+)'/.exec(xml)?.[1];
+    return {
+      id,
+      intentId: intentOf(xml),
+      power,
+      guestAgentConnected: agentInterfaces !== undefined,
+      addresses: addressesOf(agentInterfaces ?? []),
+      cpu: Number(/<vcpu[^>]*>(\d+)<\/vcpu>/.exec(xml)?.[1]) || undefined,
+      memoryMiB: Number.isFinite(memoryKiB) ? memoryKiB / 1024 : undefined,
+      diskGiB: diskPath ? await this.capacityGiB(diskPath) : undefined,
+    };
+  }
+
+  /** The guest's interfaces through the agent, or undefined when the agent does not answer. */
+  private async agentInterfaces(id: string): Promise<AgentInterface[] | undefined> {
+    try {
+      await this.agentCommand(id, { execute: 'guest-ping' }, AGENT_PING_TIMEOUT_S);
+      return (await this.agentCommand(id, { execute: 'guest-network-get-interfaces' })) as AgentInterface[];
+    } catch (error) {
+      if (error instanceof GuestAgentUnavailableError) return undefined;
+      throw error;
+    }
+  }
+
+  private async capacityGiB(volumePath: string): Promise<number | undefined> {
+    const info = await this.virsh(['vol-info', '--bytes', volumePath]).catch(() => '');
+    const bytes = /Capacity:\s+(\d+)/.exec(info)?.[1];
+    return bytes ? Number(BigInt(bytes) >> 30n) : undefined;
+  }
+
+  async create(desired: DesiredVm): Promise<ObservedVm> {
+    const image = this.settings.images.find((i) => i.name === desired.image);
+    if (!image)
+      throw new BackendError(
+        `image "${desired.image}" is not in the libvirt image list (${this.settings.images.map((i) => i.name).join(', ')})`,
+        'UnknownImage',
+      );
+    const name = LibvirtBackend.domainName(desired);
+    const pool = this.settings.storagePool;
+    const diskPath = await this.ensureOverlay(`${name}-disk.qcow2`, image.path, desired.diskGiB);
+    const seedIsoPath = await this.uploadSeed(`${name}-seed.iso`, desired);
+    const xml = renderDomainXml({
+      name,
+      intentId: desired.intentId,
+      uid: desired.uid,
+      cpu: desired.cpu,
+      memoryMiB: desired.memoryMiB,
+      accelerator: this.settings.accelerator,
+      diskPath,
+      seedIsoPath,
+      network:
+        this.settings.networkMode === 'bridge'
+          ? { mode: 'bridge', bridge: this.settings.bridge }
+          : { mode: 'nat', network: this.settings.natNetwork },
+      directKernelBoot: image.kernel
+        ? { kernel: image.kernel, initrd: image.initrd, cmdline: image.cmdline }
+        : undefined,
+      consoleLogPath: `/var/log/libvirt/qemu/${name}-console.log`,
+    });
+    await this.withTempFile('domain.xml', xml, (file) => this.virsh(['define', file]));
+    this.log.info({ domain: name, pool }, 'libvirt domain defined');
+    const observed = await this.observe({ namespace: desired.namespace, name: desired.name });
+    if (!observed) throw new BackendError(`domain ${name} vanished right after it was defined`);
+    if (desired.running) await this.power(observed.id, 'start');
+    return { ...observed, power: desired.running ? 'Running' : observed.power };
+  }
+
+  /** The VM's copy-on-write disk over the base image; an overlay left by an interrupted create is reused. */
+  private async ensureOverlay(volume: string, basePath: string, diskGiB: number): Promise<string> {
+    const pool = this.settings.storagePool;
+    const existing = await this.virsh(['vol-path', '--pool', pool, volume]).catch((error: unknown) => {
+      if (isNoSuchObject(error)) return undefined;
+      throw asBackendError(error);
+    });
+    if (existing) return existing.trim();
+    await this.virsh([
+      'vol-create-as',
+      pool,
+      volume,
+      `${diskGiB}G`,
+      '--format',
+      'qcow2',
+      '--backing-vol',
+      basePath,
+      '--backing-vol-format',
+      'qcow2',
+    ]).catch((error: unknown) => {
+      throw asBackendError(error, 'StorageError');
+    });
+    return (await this.virsh(['vol-path', '--pool', pool, volume])).trim();
+  }
+
+  /** Writes the NoCloud seed ISO and uploads it as a pool volume (replacing a leftover one). */
+  private async uploadSeed(volume: string, desired: DesiredVm): Promise<string> {
+    const pool = this.settings.storagePool;
+    await this.virsh(['vol-delete', '--pool', pool, volume]).catch((error: unknown) => {
+      if (!isNoSuchObject(error)) throw asBackendError(error, 'StorageError');
+    });
+    const dir = await mkdtemp(join(tmpdir(), 'blockhost-seed-'));
+    try {
+      const iso = await writeSeedIso(join(dir, 'seed.iso'), desired.cloudInit);
+      const { size } = await stat(iso);
+      await this.virsh(['vol-create-as', pool, volume, `${size}b`, '--format', 'raw']);
+      await this.virsh(['vol-upload', '--pool', pool, volume, iso]);
+    } catch (error) {
+      throw asBackendError(error, 'StorageError');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    return (await this.virsh(['vol-path', '--pool', pool, volume])).trim();
+  }
+
+  private async withTempFile<T>(
+    name: string,
+    content: string,
+    use: (file: string) => Promise<T>,
+  ): Promise<T> {
+    const dir = await mkdtemp(join(tmpdir(), 'blockhost-libvirt-'));
+    try {
+      const file = join(dir, name);
+      await writeFile(file, content);
+      return await use(file);
+    } catch (error) {
+      throw asBackendError(error);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  async update(id: string, desired: DesiredVm): Promise<void> {
+    const observed = await this.observe({ ...desired, id });
+    if (!observed) throw new BackendError(`domain ${id} does not exist`, 'NotFound');
+    if (observed.cpu !== desired.cpu) {
+      await this.virsh(['setvcpus', id, String(desired.cpu), '--config', '--maximum']);
+      await this.virsh(['setvcpus', id, String(desired.cpu), '--config']);
+    }
+    if (observed.memoryMiB !== desired.memoryMiB) {
+      await this.virsh(['setmaxmem', id, `${desired.memoryMiB}M`, '--config']);
+      await this.virsh(['setmem', id, `${desired.memoryMiB}M`, '--config']);
+    }
+    if (observed.diskGiB !== undefined && observed.diskGiB < desired.diskGiB) {
+      // A running guest sees the new size at once (blockresize); a stopped one on its next boot.
+      const args =
+        observed.power === 'Running'
+          ? ['blockresize', id, 'vda', `${desired.diskGiB}G`]
+          : [
+              'vol-resize',
+              '--pool',
+              this.settings.storagePool,
+              `${LibvirtBackend.domainName(desired)}-disk.qcow2`,
+              `${desired.diskGiB}G`,
+            ];
+      await this.virsh(args).catch((error: unknown) => {
+        throw asBackendError(error, 'StorageError');
+      });
+    }
+  }
+
+  async power(id: string, action: PowerAction): Promise<void> {
+    const [args, alreadyThere] = {
+      start: [['start', id], /already active/i],
+      shutdown: [['shutdown', id, '--mode', 'acpi'], /not running/i],
+      stop: [['destroy', id], /not running/i],
+    }[action] as [string[], RegExp];
+    await this.virsh(args).catch((error: unknown) => {
+      if (error instanceof VirshError && alreadyThere.test(error.stderr)) return;
+      throw asBackendError(error);
+    });
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.virsh(['destroy', id]).catch((error: unknown) => {
+      if (isNoSuchObject(error)) return;
+      if (!(error instanceof VirshError && /not running/i.test(error.stderr))) throw asBackendError(error);
+    });
+    // --remove-all-storage takes the overlay and the seed volumes; the shared base image is only a
+    // backing file, never a disk source, so it stays.
+    await this.virsh([
+      'undefine',
+      id,
+      '--remove-all-storage',
+      '--managed-save',
+      '--snapshots-metadata',
+    ]).catch((error: unknown) => {
+      if (!isNoSuchObject(error)) throw asBackendError(error);
+    });
+  }
+
+  async guestExec(id: string, command: GuestCommand): Promise<GuestExecResult> {
+    return execThroughAgent((c) => this.agentCommand(id, c), command);
+  }
+
+  private async agentCommand(
+    id: string,
+    command: { execute: string; arguments?: object },
+    timeoutSeconds = AGENT_COMMAND_TIMEOUT_S,
+  ): Promise<unknown> {
+    try {
+      const out = await this.virsh(
+        ['qemu-agent-command', id, '--timeout', String(timeoutSeconds), JSON.stringify(command)],
+        (timeoutSeconds + 10) * 1000,
+      );
+      return (JSON.parse(out) as { return: unknown }).return;
+    } catch (error) {
+      if (error instanceof VirshError && (error.timedOut || AGENT_UNAVAILABLE.test(error.stderr)))
+        throw new GuestAgentUnavailableError(
+          `the guest agent of domain ${id} does not answer: ${error.stderr}`,
+          {
+            cause: error,
+          },
+        );
+      throw asBackendError(error);
+    }
+  }
+}
+
+function addressesOf(interfaces: AgentInterface[]): ObservedVm['addresses'] {
+  const all = interfaces
+    .filter((i) => i.name !== 'lo')
+    .flatMap((i) => i['ip-addresses'] ?? [])
+    .map((a) => ({ type: a['ip-address-type'], address: a['ip-address'] }));
+  const ipv4 = all.find((a) => a.type === 'ipv4' && !a.address.startsWith('127.'))?.address;
+  const ipv6 = all.find((a) => a.type === 'ipv6' && !/^(fe80|::1$)/i.test(a.address))?.address;
+  return { ...(ipv4 && { ipv4 }), ...(ipv6 && { ipv6 }) };
+}
+
+function asBackendError(error: unknown, reason = 'LibvirtError'): BackendError {
+  if (error instanceof BackendError) return error;
+  return new BackendError((error as Error).message, reason, { cause: error });
+}
