@@ -7,12 +7,7 @@ import { parseArgs } from 'node:util';
 import { KubeClient } from '../lib/kube/client.js';
 import { createLogger } from '../lib/log.js';
 import { Manager } from '../lib/runtime/manager.js';
-import { ChainMetrics } from '../lib/chain/metrics.js';
-import { ChainServices } from './chain/services.js';
-import { chainWatcherRunnable } from './chain/watcher-runnable.js';
-import { registerHostConfigController } from './hostconfig/controller.js';
-import { registerPlanController } from './plan/controller.js';
-import { registerSubscriptionController } from './subscription/controller.js';
+import { registerControllers } from './setup.js';
 
 const usage = `Usage: controller-manager [options]
 
@@ -23,8 +18,9 @@ Options:
   --health-port <port>                port of /healthz, /readyz and /metrics (default 8081)
   --health-host <address>             address to bind it to (default 0.0.0.0)
   --leader-elect <true|false>         campaign for the Lease before reconciling (default true)
-  --leader-election-namespace <ns>    namespace of the Lease, the server wallet Secret, Subscriptions and
-                                      transaction intents (default $POD_NAMESPACE or blockhost-system)
+  --leader-election-namespace <ns>    namespace of the Lease, the server wallet Secret, Subscriptions,
+                                      transaction intents and address claims
+                                      (default $POD_NAMESPACE or blockhost-system)
   --identity <id>                     this replica's name in the Lease (default hostname_pid)
   --resync <seconds>                  re-reconcile every object this often (default 36000)
   -h, --help                          show this help
@@ -82,15 +78,7 @@ const manager = new Manager({
         }
       : undefined,
 });
-const namespace = values['leader-election-namespace'];
-const chainServices = new ChainServices(client, namespace, log, new ChainMetrics(manager.metrics.registry));
-registerHostConfigController(manager);
-registerPlanController(manager, chainServices);
-registerSubscriptionController(manager, chainServices);
-manager.addRunnable(
-  'chain-watcher',
-  chainWatcherRunnable(chainServices, log.child({ component: 'chain-watcher' })),
-);
+registerControllers(manager, { namespace: values['leader-election-namespace'], log });
 
 // A bug in one reconcile must never take the process down; the controller already contains
 // reconcile errors, this catches stray promises elsewhere.

@@ -1,3 +1,3 @@
 export default async function globalTeardown(): Promise<void> {
-  await globalThis.blockhostTestCluster?.stop();
+  await Promise.all([globalThis.blockhostTestCluster?.stop(), globalThis.blockhostLibvirtDaemon?.stop()]);
 }

@@ -145,7 +145,11 @@ export class LibvirtBackend implements VmBackend {
         : undefined,
       consoleLogPath: `/var/log/libvirt/qemu/${name}-console.log`,
     });
-    await this.withTempFile('domain.xml', xml, (file) => this.virsh(['define', file]));
+    await this.withTempFile('domain.xml', xml, (file) => this.virsh(['define', file])).catch(
+      (error: unknown) => {
+        throw asBackendError(error);
+      },
+    );
     this.log.info({ domain: name, pool }, 'libvirt domain defined');
     const observed = await this.observe({ namespace: desired.namespace, name: desired.name });
     if (!observed) throw new BackendError(`domain ${name} vanished right after it was defined`);
@@ -161,20 +165,18 @@ export class LibvirtBackend implements VmBackend {
       throw asBackendError(error);
     });
     if (existing) return existing.trim();
-    await this.virsh([
-      'vol-create-as',
-      pool,
-      volume,
-      `${diskGiB}G`,
-      '--format',
-      'qcow2',
-      '--backing-vol',
-      basePath,
-      '--backing-vol-format',
-      'qcow2',
-    ]).catch((error: unknown) => {
-      throw asBackendError(error, 'StorageError');
-    });
+    // Volume XML rather than vol-create-as --backing-vol: the base image need not be a pool volume.
+    const xml = `<volume type='file'>
+  <name>${volume}</name>
+  <capacity unit='GiB'>${diskGiB}</capacity>
+  <target><format type='qcow2'/></target>
+  <backingStore><path>${basePath}</path><format type='qcow2'/></backingStore>
+</volume>`;
+    await this.withTempFile('volume.xml', xml, (file) => this.virsh(['vol-create', pool, file])).catch(
+      (error: unknown) => {
+        throw asBackendError(error, 'StorageError');
+      },
+    );
     return (await this.virsh(['vol-path', '--pool', pool, volume])).trim();
   }
 
@@ -208,8 +210,6 @@ export class LibvirtBackend implements VmBackend {
       const file = join(dir, name);
       await writeFile(file, content);
       return await use(file);
-    } catch (error) {
-      throw asBackendError(error);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -37,6 +37,6 @@ export async function virsh(uri: string, args: string[], timeoutMs = 60_000): Pr
 /** libvirt's "no such object" errors: the domain, volume or pool is absent, not the call broken. */
 export const isNoSuchObject = (error: unknown): boolean =>
   error instanceof VirshError &&
-  /Domain not found|no domain with matching|Storage volume not found|no storage vol with matching/i.test(
+  /Domain not found|no domain with matching|failed to get domain|Storage volume not found|no storage vol with matching|failed to get vol/i.test(
     error.stderr,
   );

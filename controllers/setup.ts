@@ -1,0 +1,45 @@
+import type { Logger } from '../lib/log.js';
+import type { Manager } from '../lib/runtime/manager.js';
+import { ChainMetrics } from '../lib/chain/metrics.js';
+import { ChainServices } from './chain/services.js';
+import { chainWatcherRunnable } from './chain/watcher-runnable.js';
+import { registerHostConfigController } from './hostconfig/controller.js';
+import { registerPlanController } from './plan/controller.js';
+import {
+  registerSubscriptionController,
+  type SubscriptionControllerOptions,
+} from './subscription/controller.js';
+import { backendFactories } from './vm/backends/index.js';
+import { BackendProvider, type BackendFactory } from './vm/backends/provider.js';
+import { registerVmController, type VmControllerOptions } from './vm/controller.js';
+import type { BackendType } from '../lib/api/v1alpha1/index.js';
+
+export interface ControllerSetup {
+  /** Namespace of the server wallet Secret, Subscriptions, transaction intents and address claims. */
+  namespace: string;
+  log: Logger;
+  /** Replaces drivers (tests and benchmarks use an in-memory one). */
+  backendFactories?: Partial<Record<BackendType, BackendFactory>>;
+  vm?: Omit<VmControllerOptions, 'backends' | 'claimsNamespace'>;
+  subscription?: SubscriptionControllerOptions;
+}
+
+/** Registers every BlockHost controller and the chain watcher on `manager`: main.ts and tests alike. */
+export function registerControllers(manager: Manager, setup: ControllerSetup): { chain: ChainServices } {
+  const { namespace, log } = setup;
+  const chain = new ChainServices(manager.client, namespace, log, new ChainMetrics(manager.metrics.registry));
+  const backends = new BackendProvider(setup.backendFactories ?? backendFactories, {
+    kube: manager.client,
+    namespace,
+    log,
+  });
+  registerHostConfigController(manager);
+  registerPlanController(manager, chain);
+  registerSubscriptionController(manager, chain, setup.subscription);
+  registerVmController(manager, { ...setup.vm, backends, claimsNamespace: namespace });
+  manager.addRunnable(
+    'chain-watcher',
+    chainWatcherRunnable(chain, log.child({ component: 'chain-watcher' })),
+  );
+  return { chain };
+}

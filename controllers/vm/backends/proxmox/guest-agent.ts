@@ -1,0 +1,119 @@
+import { sleep } from '../../../../lib/backoff.js';
+import { cidrContains, parseIp } from '../../../../lib/api/ip.js';
+import {
+  BackendError,
+  GuestAgentUnavailableError,
+  type GuestCommand,
+  type GuestExecResult,
+} from '../../backend.js';
+import type { PveClient } from './client.js';
+import { isAgentUnavailable, pveMessageOf } from './errors.js';
+
+/** One entry of the agent's network-get-interfaces result. */
+export interface AgentInterface {
+  name: string;
+  'hardware-address'?: string;
+  'ip-addresses'?: { 'ip-address': string; 'ip-address-type': 'ipv4' | 'ipv6'; prefix: number }[];
+}
+
+interface ExecStatus {
+  exited: number | boolean;
+  exitcode?: number;
+  signal?: number;
+  'out-data'?: string;
+  'err-data'?: string;
+}
+
+const NOT_REACHABLE = ['127.0.0.0/8', '169.254.0.0/16', '::1/128', 'fe80::/10'];
+const DEFAULT_EXEC_TIMEOUT_MS = 60_000;
+const PING_TIMEOUT_MS = 5_000;
+
+/** The first global IPv4 and IPv6 the guest reports: loopback and link-local addresses skipped. */
+export function guestAddresses(interfaces: AgentInterface[]): { ipv4?: string; ipv6?: string } {
+  const found: { ipv4?: string; ipv6?: string } = {};
+  for (const nic of interfaces) {
+    if (nic.name === 'lo') continue;
+    for (const entry of nic['ip-addresses'] ?? []) {
+      const address = entry['ip-address'].replace(/%.*$/, '');
+      const family = entry['ip-address-type'];
+      if (found[family] || !parseIp(address)) continue;
+      if (NOT_REACHABLE.some((cidr) => cidrContains(cidr, address))) continue;
+      found[family] = address;
+    }
+  }
+  return found;
+}
+
+/** The QEMU guest agent through PVE's /agent endpoints (PVE decodes exec output from base64). */
+export class GuestAgent {
+  constructor(
+    private readonly client: PveClient,
+    private readonly node: string,
+  ) {}
+
+  private path(vmid: number, command: string) {
+    return `/nodes/${encodeURIComponent(this.node)}/qemu/${vmid}/agent/${command}`;
+  }
+
+  /** Whether the agent answers within a few seconds; any failure counts as no. */
+  async ping(vmid: number): Promise<boolean> {
+    try {
+      await this.client.post(this.path(vmid, 'ping'), {}, { timeoutMs: PING_TIMEOUT_MS, retries: 0 });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async addresses(vmid: number): Promise<{ ipv4?: string; ipv6?: string }> {
+    const answer = await this.client.get<{ result: AgentInterface[] }>(
+      this.path(vmid, 'network-get-interfaces'),
+    );
+    return guestAddresses(answer.result ?? []);
+  }
+
+  /** agent/exec, then agent/exec-status until the program has exited or the timeout passes. */
+  async exec(vmid: number, command: GuestCommand): Promise<GuestExecResult> {
+    const what = `${command.path} in VM ${vmid}`;
+    const timeoutMs = command.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
+    const deadline = Date.now() + timeoutMs;
+    const { pid } = await this.agentCall(what, () =>
+      this.client.post<{ pid: number }>(this.path(vmid, 'exec'), {
+        command: [command.path, ...(command.args ?? [])],
+        'input-data': command.input,
+      }),
+    );
+    let intervalMs = 50;
+    for (;;) {
+      const status = await this.agentCall(what, () =>
+        this.client.get<ExecStatus>(this.path(vmid, 'exec-status'), { pid }),
+      );
+      if (status.exited === 1 || status.exited === true) {
+        return {
+          exitCode: status.exitcode ?? (status.signal === undefined ? -1 : 128 + status.signal),
+          stdout: status['out-data'] ?? '',
+          stderr: status['err-data'] ?? '',
+        };
+      }
+      if (Date.now() >= deadline) {
+        throw new BackendError(
+          `${what}: still running after ${timeoutMs} ms (pid ${pid})`,
+          'GuestExecTimeout',
+        );
+      }
+      await sleep(Math.min(intervalMs, Math.max(0, deadline - Date.now())));
+      intervalMs = Math.min(intervalMs * 2, 500);
+    }
+  }
+
+  private async agentCall<T>(what: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      if (isAgentUnavailable(error)) {
+        throw new GuestAgentUnavailableError(`${what}: ${pveMessageOf(error)}`, { cause: error });
+      }
+      throw error;
+    }
+  }
+}
