@@ -3,6 +3,7 @@ import type { ChainMetrics } from '../../lib/chain/metrics.js';
 import { createChainClient } from '../../lib/chain/rpc.js';
 import type { KubeClient } from '../../lib/kube/client.js';
 import type { Logger } from '../../lib/log.js';
+import { ChainClock } from './chain-clock.js';
 import { resolveChainContext, type ChainContext, type ChainContextResult } from './context.js';
 import { IntentStore } from './intent-store.js';
 import { TransactionSender } from './tx-sender.js';
@@ -14,6 +15,7 @@ import { TransactionSender } from './tx-sender.js';
 export class ChainServices {
   private readonly clients = new Map<string, PublicClient>();
   private readonly senders = new Map<string, TransactionSender>();
+  private readonly clocks = new Map<number, ChainClock>();
 
   constructor(
     readonly kube: KubeClient,
@@ -38,6 +40,19 @@ export class ChainServices {
       this.clients.set(key, client);
     }
     return client;
+  }
+
+  /** Chain time of the context's chain (what expiry is judged by). */
+  clock(context: ChainContext): ChainClock {
+    let clock = this.clocks.get(context.chainId);
+    if (!clock) {
+      const client = this.client(context);
+      clock = new ChainClock(
+        async () => Number((await client.getBlock({ blockTag: 'latest' })).timestamp) * 1000,
+      );
+      this.clocks.set(context.chainId, clock);
+    }
+    return clock;
   }
 
   sender(context: ChainContext): TransactionSender {

@@ -38,7 +38,7 @@ interface Outcome {
 }
 
 export interface SubscriptionControllerOptions {
-  /** The clock; tests move it to expiry without waiting days. */
+  /** Overrides the chain clock; tests move it to expiry without waiting days. */
   now?: () => number;
 }
 
@@ -54,7 +54,6 @@ export function registerSubscriptionController(
   chain: ChainServices,
   options: SubscriptionControllerOptions = {},
 ): void {
-  const now = options.now ?? Date.now;
   const subscriptions = manager.informer<Subscription>(blockhostTypes.subscription);
   const vms = manager.informer<VM>(blockhostTypes.vm);
   const plans = manager.informer<Plan>(blockhostTypes.plan);
@@ -204,6 +203,9 @@ export function registerSubscriptionController(
         requeueAfterMs: RETRY_LATER_MS,
       };
     const { context } = resolved;
+    // Chain time: expiry is what the contract says at the head. Never read yet (RPC down since
+    // start-up): 0, so nothing expires until the chain can be read.
+    const nowMs = options.now?.() ?? (await chain.clock(context).now()) ?? 0;
     let signature: string;
     try {
       signature = decryptUserSignature(context.serverPrivateKey, spec.userEncrypted);
@@ -221,10 +223,10 @@ export function registerSubscriptionController(
       reason: 'Decrypted',
       message: 'the buyer signature was recovered',
     };
-    const state = lifecycle(spec, now(), host.spec.gcGraceDays ?? 7);
+    const state = lifecycle(spec, nowMs, host.spec.gcGraceDays ?? 7);
     const wake =
       state.nextChangeAt !== undefined
-        ? Math.min(Math.max(state.nextChangeAt - now(), 0) + 1000, MAX_SLEEP_MS)
+        ? Math.min(Math.max(state.nextChangeAt - nowMs, 0) + 1000, MAX_SLEEP_MS)
         : undefined;
     if (state.vm === 'absent') {
       await deleteVm(subscription);

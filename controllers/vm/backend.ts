@@ -55,6 +55,8 @@ export interface DesiredVm extends BackendRef {
   image: string;
   running: boolean;
   cloudInit: NoCloudSeed;
+  /** MAC of the VM's one NIC; the cloud-init network config matches it. */
+  macAddress: string;
   /** Static addresses configured through cloud-init (also what the VM is reachable at). */
   addresses: { ipv4?: string; ipv6?: string };
 }

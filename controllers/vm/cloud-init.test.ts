@@ -61,6 +61,7 @@ describe('cloud-init', () => {
       username: 'admin',
       ownerWallet: WALLET,
       network: {
+        macAddress: '52:54:00:12:34:56',
         ipv4: { address: '192.168.122.200', prefixLength: 24, gateway: '192.168.122.1' },
         ipv6: { address: '2001:db8:42::200', gateway: '2001:db8:42::1' },
         dns: ['1.1.1.1'],
@@ -70,14 +71,13 @@ describe('cloud-init', () => {
       version: 2,
       ethernets: {
         primary: {
-          match: { name: 'e*' },
+          match: { macaddress: '52:54:00:12:34:56' },
+          'set-name': 'eth0',
           dhcp4: false,
           dhcp6: false,
           addresses: ['192.168.122.200/24', '2001:db8:42::200/128'],
-          routes: [
-            { to: '0.0.0.0/0', via: '192.168.122.1' },
-            { to: '::/0', via: '2001:db8:42::1', 'on-link': true },
-          ],
+          gateway4: '192.168.122.1',
+          routes: [{ to: '::/0', via: '2001:db8:42::1', 'on-link': true }],
           nameservers: { addresses: ['1.1.1.1'] },
         },
       },

@@ -15,6 +15,8 @@ export interface CloudInitInput {
   gecos?: string;
   sshKeys?: string[];
   network?: {
+    /** MAC of the VM's NIC; every backend sets it, so the config finds the NIC whatever its name. */
+    macAddress: string;
     ipv4?: { address: string; prefixLength: number; gateway: string };
     ipv6?: { address: string; gateway: string };
     dns?: string[];
@@ -87,25 +89,28 @@ export function renderCloudInit(input: CloudInitInput): NoCloudSeed {
   };
 }
 
-/** Netplan-style v2 config: static addresses on the first ethernet, default routes via the gateways. */
+/** Netplan-style v2 config: static addresses on the VM's NIC, default routes via the gateways. */
 function renderNetworkConfig(network: NonNullable<CloudInitInput['network']>): string {
   const addresses: string[] = [];
-  const routes: { to: string; via: string; 'on-link'?: boolean }[] = [];
-  if (network.ipv4) {
-    addresses.push(`${network.ipv4.address}/${network.ipv4.prefixLength}`);
-    routes.push({ to: '0.0.0.0/0', via: network.ipv4.gateway });
-  }
+  const routes: { to: string; via: string; 'on-link': boolean }[] = [];
+  if (network.ipv4) addresses.push(`${network.ipv4.address}/${network.ipv4.prefixLength}`);
   if (network.ipv6) {
     // One /128 per VM: the gateway is not on that "subnet", so the route is on-link.
     addresses.push(`${network.ipv6.address}/128`);
     routes.push({ to: '::/0', via: network.ipv6.gateway, 'on-link': true });
   }
   const ethernet = {
-    match: { name: 'e*' },
+    // By MAC, not by name: names differ per machine type, and the ifupdown renderer of Debian
+    // guests cannot match a name pattern.
+    match: { macaddress: network.macAddress },
+    'set-name': 'eth0',
     dhcp4: !network.ipv4,
     dhcp6: false,
     addresses,
-    routes,
+    // gateway4 rather than a route: cloud-init's ifupdown renderer (Debian 12 guests) writes routes
+    // as `route add` lines, which need net-tools, but gateway4 as ifupdown's own `gateway`.
+    ...(network.ipv4 && { gateway4: network.ipv4.gateway }),
+    ...(routes.length > 0 && { routes }),
     ...(network.dns?.length && { nameservers: { addresses: network.dns } }),
   };
   return stringify({ version: 2, ethernets: { primary: ethernet } });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { formatIp, parseCidr } from '../../lib/api/ip.js';
 import type { HostConfig, VM } from '../../lib/api/v1alpha1/index.js';
 import type { DesiredVm } from './backend.js';
@@ -12,6 +13,12 @@ export function ipv6PrefixOf(host: HostConfig): string | undefined {
 export const wantedGecos = (vm: VM): string =>
   vm.spec.cloudInit.gecos ?? blockhostGecos(vm.spec.ownerWallet, vm.spec.nftTokenId);
 
+/** Locally administered QEMU MAC (52:54:00:…) derived from the VM's UID: stable across re-creates. */
+export function macAddressFor(uid: string): string {
+  const bytes = createHash('sha256').update(uid).digest().subarray(0, 3);
+  return `52:54:00:${[...bytes].map((b) => b.toString(16).padStart(2, '0')).join(':')}`;
+}
+
 /** What the backend should run for `vm`: its size and image, and the same cloud-init on every backend. */
 export function desiredVm(vm: VM, host: HostConfig, intentId: string): DesiredVm {
   const { name, namespace, uid } = vm.metadata;
@@ -19,6 +26,7 @@ export function desiredVm(vm: VM, host: HostConfig, intentId: string): DesiredVm
   const ipv4 = vm.spec.network?.ipv4;
   const ipv6 = vm.spec.network?.ipv6;
   const prefix = ipv6PrefixOf(host);
+  const macAddress = macAddressFor(uid!);
   const cloudInit = renderCloudInit({
     name: name!,
     username: vm.spec.cloudInit.username,
@@ -29,6 +37,7 @@ export function desiredVm(vm: VM, host: HostConfig, intentId: string): DesiredVm
     network:
       ipv4 || ipv6
         ? {
+            macAddress,
             ...(ipv4 && {
               ipv4: { address: ipv4, prefixLength: parseCidr(pool.network)!.prefix, gateway: pool.gateway },
             }),
@@ -48,6 +57,7 @@ export function desiredVm(vm: VM, host: HostConfig, intentId: string): DesiredVm
     image: vm.spec.image,
     running: vm.spec.runStrategy === 'Always',
     cloudInit,
+    macAddress,
     addresses: { ...(ipv4 && { ipv4 }), ...(ipv6 && { ipv6 }) },
   };
 }

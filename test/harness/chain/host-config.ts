@@ -1,5 +1,5 @@
 import { exampleHostConfig } from '../../../lib/api/v1alpha1/examples.js';
-import { blockhostTypes, type HostConfig } from '../../../lib/api/v1alpha1/index.js';
+import { blockhostTypes, type HostConfig, type HostConfigSpec } from '../../../lib/api/v1alpha1/index.js';
 import type { KubeClient } from '../../../lib/kube/client.js';
 import type { KubeObject } from '../../../lib/kube/object.js';
 import { coreTypes } from '../../../lib/kube/resource-types.js';
@@ -17,8 +17,11 @@ export async function useLocalChain(
   namespace: string,
   chain: LocalChain,
   settings: Partial<ChainSettings> = {},
+  /** Replaces top-level fields of the example HostConfig spec (backend, ipv4Pool, ...). */
+  spec: Partial<HostConfigSpec> = {},
 ): Promise<void> {
   const host = structuredClone(exampleHostConfig) as HostConfig;
+  Object.assign(host.spec, spec);
   host.spec.chain = {
     chainId: chain.anvil.chainId,
     rpcEndpoints: [chain.anvil.rpcUrl],

@@ -54,12 +54,14 @@ function desired(name: string, overrides: Partial<DesiredVm> = {}): DesiredVm {
     diskGiB: 20,
     image: 'debian',
     running: true,
+    macAddress: '52:54:00:00:00:0a',
     cloudInit: renderCloudInit({
       name,
       username: 'admin',
       ownerWallet: WALLET,
       nftTokenId: '7',
       network: {
+        macAddress: '52:54:00:00:00:0a',
         ipv4: { address: '192.0.2.10', prefixLength: 24, gateway: '192.0.2.1' },
         ipv6: { address: '2001:db8::10', gateway: '2001:db8::1' },
       },

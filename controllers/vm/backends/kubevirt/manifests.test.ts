@@ -17,6 +17,7 @@ const desired: DesiredVm = {
   diskGiB: 25,
   image: 'imported',
   running: false,
+  macAddress: '52:54:00:00:00:07',
   cloudInit: {
     metaData: 'instance-id: blockhost-007\n',
     userData: '#cloud-config\n',

@@ -92,12 +92,15 @@ function rootDisk(
   };
 }
 
-/** Pod network behind KubeVirt's NAT (masquerade), or the host network through a Multus bridge. */
-function network(settings: KubevirtSettings) {
+/**
+ * Pod network behind KubeVirt's NAT (masquerade), or the host network through a Multus bridge; the
+ * NIC has the MAC the cloud-init network config matches.
+ */
+function network(settings: KubevirtSettings, macAddress: string) {
   return settings.networkName === undefined
-    ? { iface: { name: NETWORK, masquerade: {} }, network: { name: NETWORK, pod: {} } }
+    ? { iface: { name: NETWORK, masquerade: {}, macAddress }, network: { name: NETWORK, pod: {} } }
     : {
-        iface: { name: NETWORK, bridge: {} },
+        iface: { name: NETWORK, bridge: {}, macAddress },
         network: { name: NETWORK, multus: { networkName: settings.networkName } },
       };
 }
@@ -112,7 +115,7 @@ export function buildVirtualMachine(
 ): VirtualMachine {
   const labels = labelsOf(desired);
   const { volume, dataVolumeTemplate } = rootDisk(name, desired, settings);
-  const { iface, network: net } = network(settings);
+  const { iface, network: net } = network(settings, desired.macAddress);
   const secret = cloudInitSecretName(name);
   return {
     apiVersion: 'kubevirt.io/v1',

@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto';
-
 /** XML namespace of the metadata BlockHost keeps on its domains. */
 export const METADATA_NAMESPACE = 'https://blockhost.io/xmlns/libvirt/vm/1';
 
@@ -7,8 +5,8 @@ export interface DomainXmlInput {
   name: string;
   /** Tag read back by observe after a crash between define and recording the domain UUID. */
   intentId: string;
-  /** UID of the VM object; also seeds the stable MAC address. */
   uid: string;
+  macAddress: string;
   cpu: number;
   memoryMiB: number;
   accelerator: 'kvm' | 'tcg';
@@ -28,19 +26,13 @@ const escapeXml = (value: string) =>
     .replace(/'/g, '&apos;')
     .replace(/"/g, '&quot;');
 
-/** Locally administered QEMU MAC (52:54:00:…) derived from the VM's UID: stable across redefines. */
-export function macAddressFor(uid: string): string {
-  const bytes = createHash('sha256').update(uid).digest().subarray(0, 3);
-  return `52:54:00:${[...bytes].map((b) => b.toString(16).padStart(2, '0')).join(':')}`;
-}
-
 function interfaceXml(input: DomainXmlInput): string {
   const source =
     input.network.mode === 'bridge'
       ? `<interface type='bridge'>\n      <source bridge='${escapeXml(input.network.bridge)}'/>`
       : `<interface type='network'>\n      <source network='${escapeXml(input.network.network)}'/>`;
   return `${source}
-      <mac address='${macAddressFor(input.uid)}'/>
+      <mac address='${escapeXml(input.macAddress)}'/>
       <model type='virtio'/>
     </interface>`;
 }

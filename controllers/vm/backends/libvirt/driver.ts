@@ -131,6 +131,7 @@ export class LibvirtBackend implements VmBackend {
       name,
       intentId: desired.intentId,
       uid: desired.uid,
+      macAddress: desired.macAddress,
       cpu: desired.cpu,
       memoryMiB: desired.memoryMiB,
       accelerator: this.settings.accelerator,

@@ -295,7 +295,7 @@ export class ProxmoxBackend implements VmBackend {
         }
         if (!isAlreadyExists(error)) throw error;
         // Our own clone call may have gone through before a retried request saw "already exists".
-        if ((await this.configOf(vmid))?.name === name) return vmid;
+        if ((await this.nameOnceCloned(vmid)) === name) return vmid;
         this.log.info({ vmid, attempt }, 'VMID taken by another creator, trying the next one');
         lost.add(vmid);
       } finally {
@@ -306,6 +306,18 @@ export class ProxmoxBackend implements VmBackend {
       `gave up after ${MAX_CLONE_ATTEMPTS} VMIDs taken by other creators`,
       'VmidContention',
     );
+  }
+
+  /** The name of VM `vmid` once no clone into it is running any more (undefined if it vanished). */
+  private async nameOnceCloned(vmid: number): Promise<string | undefined> {
+    const deadline = Date.now() + CLONE_TIMEOUT_MS;
+    for (;;) {
+      const config = await this.configOf(vmid);
+      if (config?.lock !== 'clone' || Date.now() >= deadline) {
+        return typeof config?.name === 'string' ? config.name : undefined;
+      }
+      await sleep(PENDING_CLONE_POLL_MS);
+    }
   }
 
   /** Seed ISO, config and disk size as `desired` says; then drops seeds the VM no longer uses. */
@@ -320,6 +332,7 @@ export class ProxmoxBackend implements VmBackend {
           cpu: desired.cpu,
           memoryMiB: desired.memoryMiB,
           bridge: this.settings.bridge,
+          macAddress: desired.macAddress,
           seedVolid,
         });
         if (Object.keys(changes).length === 0) return;
@@ -436,6 +449,7 @@ export class ProxmoxBackend implements VmBackend {
       }
       if (error.status === 403) return new BackendError(message, 'ProxmoxForbidden', { cause: error });
       if (error.status === 0) return new BackendError(message, 'ProxmoxUnreachable', { cause: error });
+      if (isVmMissing(error)) return new BackendError(message, 'NotFound', { cause: error });
       return new BackendError(message, 'ProxmoxApiError', { cause: error });
     }
     if (error instanceof PveTaskError)

@@ -8,7 +8,6 @@ import {
   memoryMiB,
   parseSizeBytes,
   resizeNeeded,
-  seedVolume,
   type PveConfig,
 } from './vm-config.js';
 
@@ -26,6 +25,7 @@ const desired = {
   cpu: 2,
   memoryMiB: 2048,
   bridge: 'vmbr0',
+  macAddress: '52:54:00:12:34:56',
   seedVolid: 'local:iso/bh-intent-seed-0123456789ab.iso',
 };
 
@@ -68,41 +68,45 @@ describe('reading a config', () => {
     expect(agentEnabled({ agent: '0' })).toBe(false);
     expect(agentEnabled({})).toBe(false);
   });
-
-  it('reads the attached seed volume', () => {
-    expect(seedVolume({ ide2: `${desired.seedVolid},media=cdrom` })).toBe(desired.seedVolid);
-    expect(seedVolume({})).toBeUndefined();
-  });
 });
 
 describe('configChanges', () => {
-  it('sets cores, memory, the agent and the seed CD of a fresh clone, keeping its NIC', () => {
+  it('sets cores, memory, the NIC, the agent and the seed CD of a fresh clone', () => {
     expect(configChanges(clone, desired)).toEqual({
       cores: 2,
       memory: 2048,
+      net0: 'virtio=52:54:00:12:34:56,bridge=vmbr0,firewall=1',
       agent: '1',
       ide2: `${desired.seedVolid},media=cdrom`,
     });
   });
 
-  it('is empty once the config is there', () => {
+  it('is empty once the config is there, whatever the case of the MAC', () => {
     const converged = {
       ...clone,
       cores: 2,
       memory: '2048',
+      net0: 'virtio=52:54:00:12:34:56,bridge=vmbr0',
       agent: '1',
       ide2: `${desired.seedVolid},media=cdrom`,
     };
     expect(configChanges(converged, desired)).toEqual({});
+    expect(
+      configChanges({ ...converged, net0: 'virtio=52:54:00:AB:CD:EF,bridge=vmbr0' }, desired),
+    ).toHaveProperty('net0');
+    const upperCase = { ...converged, net0: 'virtio=52:54:00:12:34:56,bridge=vmbr0' };
+    expect(configChanges(upperCase, { ...desired, macAddress: '52:54:00:12:34:56'.toUpperCase() })).toEqual(
+      {},
+    );
   });
 
-  it('moves the NIC to a virtio model on the bridge, keeping its MAC and other options', () => {
+  it('moves the NIC to a virtio model with the MAC on the bridge, keeping its other options', () => {
     const config = { ...clone, net0: 'e1000=BC:24:11:AA:BB:CC,bridge=vmbr1,firewall=1,tag=5' };
     expect(configChanges(config, desired).net0).toBe(
-      'virtio=BC:24:11:AA:BB:CC,bridge=vmbr0,firewall=1,tag=5',
+      'virtio=52:54:00:12:34:56,bridge=vmbr0,firewall=1,tag=5',
     );
     const { net0: _net0, ...withoutNic } = clone;
-    expect(configChanges(withoutNic, desired).net0).toBe('virtio,bridge=vmbr0');
+    expect(configChanges(withoutNic, desired).net0).toBe('virtio=52:54:00:12:34:56,bridge=vmbr0');
   });
 
   it('sets sockets to 1 when the template has several, and counts vCPUs as cores times sockets', () => {

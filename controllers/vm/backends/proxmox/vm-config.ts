@@ -10,7 +10,7 @@ const GIB = 2 ** 30;
 const UNIT: Record<string, number> = { K: 2 ** 10, M: 2 ** 20, G: GIB, T: 2 ** 40 };
 const DRIVE_KEY = /^(ide|sata|scsi|virtio)\d+$/;
 /** Where the NoCloud seed ISO is attached. */
-export const SEED_DRIVE = 'ide2';
+const SEED_DRIVE = 'ide2';
 
 /** `20G`, `2252M`, `512K`, `1T` or plain bytes, as bytes. */
 export function parseSizeBytes(text: string): number | undefined {
@@ -25,7 +25,7 @@ interface PropertyString {
   props: Map<string, string>;
 }
 
-export function parsePropertyString(value: string): PropertyString {
+function parsePropertyString(value: string): PropertyString {
   const props = new Map<string, string>();
   let head: string | undefined;
   value.split(',').forEach((part, index) => {
@@ -90,36 +90,39 @@ export function agentEnabled(config: PveConfig): boolean {
   return (props.get('enabled') ?? head) === '1';
 }
 
-/** Volume id of the seed drive, if a volume is attached there. */
-export function seedVolume(config: PveConfig): string | undefined {
-  const value = text(config[SEED_DRIVE]);
-  return value === undefined ? undefined : parsePropertyString(value).head;
-}
-
 const NIC_MODELS = new Set(['virtio', 'e1000', 'e1000e', 'rtl8139', 'vmxnet3']);
 
-/** net0 on `bridge` with a virtio NIC; keeps the MAC (clone made a unique one) and other options. */
-function desiredNet(current: string | undefined, bridge: string): string | undefined {
-  if (current === undefined) return `virtio,bridge=${bridge}`;
-  const { props } = parsePropertyString(current);
+/**
+ * net0 as a virtio NIC with the desired MAC (the cloud-init network config matches the NIC by it)
+ * on `bridge`, keeping other options such as a VLAN tag.
+ */
+function desiredNet(current: string | undefined, bridge: string, mac: string): string | undefined {
+  const { props } = parsePropertyString(current ?? '');
   const model = [...props.keys()].find((key) => NIC_MODELS.has(key));
-  const mac = model ? props.get(model) : undefined;
-  if (model === 'virtio' && props.get('bridge') === bridge) return undefined;
-  const rest = [...props].filter(([key]) => key !== model && key !== 'bridge').map(([k, v]) => `${k}=${v}`);
-  return [mac ? `virtio=${mac}` : 'virtio', `bridge=${bridge}`, ...rest].join(',');
+  const currentMac = model ? props.get(model) : undefined;
+  if (
+    model === 'virtio' &&
+    currentMac?.toLowerCase() === mac.toLowerCase() &&
+    props.get('bridge') === bridge
+  ) {
+    return undefined;
+  }
+  const rest = [...props].filter(([key]) => key !== model && key !== 'bridge');
+  return [`virtio=${mac}`, `bridge=${bridge}`, ...rest.map(([k, v]) => `${k}=${v}`)].join(',');
 }
 
 export interface DesiredConfig {
   cpu: number;
   memoryMiB: number;
   bridge: string;
+  macAddress: string;
   /** storage:iso/file of the seed ISO. */
   seedVolid: string;
 }
 
 /**
  * The PUT /config parameters that bring `config` to `desired` (empty when it is there): cores,
- * memory, a virtio NIC on the bridge, the guest agent, the seed ISO as a CD, and no PVE cloud-init
+ * memory, a virtio NIC with the desired MAC on the bridge, the guest agent, the seed ISO as a CD, and no PVE cloud-init
  * drive beside it (two `cidata` volumes would make cloud-init pick either).
  */
 export function configChanges(config: PveConfig, desired: DesiredConfig): PveParams {
@@ -129,7 +132,7 @@ export function configChanges(config: PveConfig, desired: DesiredConfig): PvePar
     if (config.sockets !== undefined && Number(config.sockets) !== 1) changes.sockets = 1;
   }
   if (memoryMiB(config) !== desired.memoryMiB) changes.memory = desired.memoryMiB;
-  const net0 = desiredNet(text(config.net0), desired.bridge);
+  const net0 = desiredNet(text(config.net0), desired.bridge, desired.macAddress);
   if (net0) changes.net0 = net0;
   if (!agentEnabled(config)) changes.agent = '1';
   const seed = text(config[SEED_DRIVE]);

@@ -1,0 +1,144 @@
+// Storages of the fake node: VM disk volumes (tracked in memory) and ISO files (kept on disk, so
+// what the driver uploaded can be read back the way a booting guest reads its CD).
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parameterError, pveDie, PveHttpError } from './http.js';
+
+export interface FakeStorage {
+  id: string;
+  /** dir: file based (ISOs, templates); lvmthin: block volumes for VM disks only. */
+  type: 'dir' | 'lvmthin';
+  content: string[];
+}
+
+export interface Volume {
+  volid: string;
+  storage: string;
+  content: 'images' | 'iso';
+  sizeBytes: number;
+  /** VMID owning an image volume (vm-<vmid>-disk-N, base-<vmid>-disk-N). */
+  owner?: number;
+  /** File of an ISO volume. */
+  path?: string;
+  ctime: number;
+}
+
+export const DEFAULT_STORAGE: FakeStorage[] = [
+  { id: 'local', type: 'dir', content: ['iso', 'vztmpl', 'backup'] },
+  { id: 'local-lvm', type: 'lvmthin', content: ['images', 'rootdir'] },
+];
+
+export class FakeStorages {
+  private readonly volumes = new Map<string, Volume>();
+
+  constructor(
+    private readonly storages: FakeStorage[],
+    private readonly dataDir: string,
+  ) {}
+
+  list(): FakeStorage[] {
+    return this.storages.map((s) => ({ ...s, content: [...s.content] }));
+  }
+
+  storage(id: string): FakeStorage {
+    const storage = this.storages.find((s) => s.id === id);
+    if (!storage) throw pveDie(`storage '${id}' does not exist`);
+    return storage;
+  }
+
+  /** The first storage that can hold VM disks. */
+  imageStorage(): FakeStorage {
+    const storage = this.storages.find((s) => s.content.includes('images'));
+    if (!storage) throw new Error('the fake needs a storage with content images');
+    return storage;
+  }
+
+  volume(volid: string): Volume | undefined {
+    return this.volumes.get(volid);
+  }
+
+  all(): Volume[] {
+    return [...this.volumes.values()].map((v) => ({ ...v }));
+  }
+
+  content(storage: string, content: string | undefined): Volume[] {
+    this.storage(storage);
+    return this.all().filter((v) => v.storage === storage && (!content || v.content === content));
+  }
+
+  /** A new disk volume `<storage>:vm-<owner>-disk-<n>` (or base- for templates). */
+  allocateImage(storage: string, owner: number, sizeBytes: number, prefix: 'vm' | 'base' = 'vm'): Volume {
+    if (!this.storage(storage).content.includes('images')) {
+      throw pveDie(`storage '${storage}' does not support vm images`);
+    }
+    let index = 0;
+    while (this.volumes.has(`${storage}:${prefix}-${owner}-disk-${index}`)) index += 1;
+    const volume: Volume = {
+      volid: `${storage}:${prefix}-${owner}-disk-${index}`,
+      storage,
+      content: 'images',
+      sizeBytes,
+      owner,
+      ctime: Math.floor(Date.now() / 1000),
+    };
+    this.volumes.set(volume.volid, volume);
+    return volume;
+  }
+
+  resize(volid: string, sizeBytes: number): void {
+    const volume = this.volumes.get(volid);
+    if (!volume) throw pveDie(`volume '${volid}' does not exist`);
+    volume.sizeBytes = sizeBytes;
+  }
+
+  /** Checks of POST /nodes/{node}/storage/{storage}/upload that PVE makes before it forks the copy task. */
+  checkUpload(storageId: string, content: string | undefined, fileName: string | undefined): string {
+    const storage = this.storage(storageId);
+    if (storage.type !== 'dir') throw pveDie(`can't upload to storage type '${storage.type}'`);
+    if (content !== 'iso' && content !== 'vztmpl') {
+      throw parameterError({ content: `upload content type '${content ?? ''}' not allowed` });
+    }
+    if (!fileName) throw pveDie('missing temporary file name');
+    const normalized = fileName.replace(/[^-_.a-zA-Z0-9]/g, '_');
+    const extension = content === 'iso' ? /\.(iso|img)$/i : /\.tar\.(gz|xz|zst)$/i;
+    if (!extension.test(normalized)) throw parameterError({ filename: 'wrong file extension' });
+    if (!storage.content.includes(content)) {
+      throw pveDie(`storage '${storageId}' does not support '${content}' content`);
+    }
+    return normalized;
+  }
+
+  /** The copy task's work: the file lands in the storage, overwriting one of the same name. */
+  async storeIso(storageId: string, fileName: string, data: Buffer): Promise<void> {
+    const dir = join(this.dataDir, storageId, 'template', 'iso');
+    await mkdir(dir, { recursive: true });
+    const path = join(dir, fileName);
+    await writeFile(path, data);
+    const volid = `${storageId}:iso/${fileName}`;
+    this.volumes.set(volid, {
+      volid,
+      storage: storageId,
+      content: 'iso',
+      sizeBytes: data.length,
+      path,
+      ctime: Math.floor(Date.now() / 1000),
+    });
+  }
+
+  /** `storage:iso/x.iso`, or `iso/x.iso` within `storageId`, as a volume id. */
+  volidOf(storageId: string, volume: string): string {
+    return volume.includes(':') ? volume : `${storageId}:${volume}`;
+  }
+
+  async free(volid: string): Promise<void> {
+    const volume = this.volumes.get(volid);
+    if (!volume) throw new PveHttpError(500, `volume '${volid}' does not exist`);
+    this.volumes.delete(volid);
+    if (volume.path) await rm(volume.path, { force: true });
+  }
+
+  /** Every image volume named for `vmid`, referenced or not (destroy-unreferenced-disks). */
+  ownedBy(vmid: number): Volume[] {
+    return this.all().filter((v) => v.owner === vmid);
+  }
+}
