@@ -194,7 +194,7 @@ export function registerVmController(manager: Manager, options: VmControllerOpti
       };
     const result = await backend.guestExec(observed.id, {
       path: '/usr/sbin/usermod',
-      args: ['--comment', gecos, vm.spec.cloudInit.username],
+      args: ['-c', gecos, vm.spec.cloudInit.username],
     });
     if (result.exitCode !== 0)
       throw new BackendError(

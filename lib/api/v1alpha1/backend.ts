@@ -154,6 +154,15 @@ const proxmox = withCel(
       .regex(/^[A-Za-z][A-Za-z0-9_.-]*$/, 'must be a Proxmox storage id')
       .default('local-lvm')
       .describe('Proxmox storage for VM disks.'),
+    isoStorage: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[A-Za-z][A-Za-z0-9_.-]*$/, 'must be a Proxmox storage id')
+      .default('local')
+      .describe(
+        'File-based Proxmox storage (content type iso) for the cloud-init seed ISOs; disk storage such as LVM cannot hold them.',
+      ),
     bridge: interfaceName.default('vmbr0').describe('Proxmox bridge the VM NICs are attached to.'),
     vmidRange: withCel(
       z.object({

@@ -16,6 +16,7 @@ export function settingsFor(fake: FakeProxmox, overrides: Partial<ProxmoxSetting
     tokenSecretRef: { name: 'proxmox-token' },
     insecureSkipTLSVerify: false,
     storage: 'local-lvm',
+    isoStorage: 'local',
     bridge: 'vmbr0',
     vmidRange: { start: 100, end: 199 },
     images: [{ name: 'debian-12', templateVmid: TEMPLATE_VMID }],

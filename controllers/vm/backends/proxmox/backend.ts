@@ -38,11 +38,6 @@ export interface ProxmoxBackendOptions {
   settings: ProxmoxSettings;
   token: PveToken;
   log: Logger;
-  /**
-   * File-based storage (content type iso) for the NoCloud seed ISOs; `settings.storage` holds VM
-   * disks and is usually LVM, which cannot hold ISOs. Default `local`.
-   */
-  isoStorage?: string;
   /** PEM CA bundle to trust for the API's certificate (instead of the system store). */
   ca?: string;
   /** Replaces the connection pool built from the TLS settings (tests). */
@@ -109,7 +104,7 @@ export class ProxmoxBackend implements VmBackend {
       requestTimeoutMs: options.requestTimeoutMs,
     });
     this.agent = new GuestAgent(this.client, options.settings.node);
-    this.seeds = new SeedIsos(this.client, options.settings.node, options.isoStorage ?? 'local', this.log);
+    this.seeds = new SeedIsos(this.client, options.settings.node, options.settings.isoStorage, this.log);
     this.qemu = `/nodes/${encodeURIComponent(options.settings.node)}/qemu`;
   }
 
