@@ -11,7 +11,8 @@ import {
 } from './subscription/controller.js';
 import { backendFactories } from './vm/backends/index.js';
 import { BackendProvider, type BackendFactory } from './vm/backends/provider.js';
-import { registerVmController, type VmControllerOptions } from './vm/controller.js';
+import { registerVmController, type VmControllerOptions, type VmControllerStep } from './vm/controller.js';
+import type { SenderStep } from './chain/tx-sender.js';
 import type { BackendType } from '../lib/api/v1alpha1/index.js';
 
 export interface ControllerSetup {
@@ -20,14 +21,22 @@ export interface ControllerSetup {
   log: Logger;
   /** Replaces drivers (tests and benchmarks use an in-memory one). */
   backendFactories?: Partial<Record<BackendType, BackendFactory>>;
-  vm?: Omit<VmControllerOptions, 'backends' | 'claimsNamespace'>;
+  vm?: Omit<VmControllerOptions, 'backends' | 'claimsNamespace' | 'onStep'>;
+  /** Test hook at the steps where a crash matters most (fault-injection tests kill the process there). */
+  onStep?: (step: VmControllerStep | SenderStep) => void;
   subscription?: SubscriptionControllerOptions;
 }
 
 /** Registers every BlockHost controller and the chain watcher on `manager`: main.ts and tests alike. */
 export function registerControllers(manager: Manager, setup: ControllerSetup): { chain: ChainServices } {
   const { namespace, log } = setup;
-  const chain = new ChainServices(manager.client, namespace, log, new ChainMetrics(manager.metrics.registry));
+  const chain = new ChainServices(
+    manager.client,
+    namespace,
+    log,
+    new ChainMetrics(manager.metrics.registry),
+    setup.onStep,
+  );
   const backends = new BackendProvider(setup.backendFactories ?? backendFactories, {
     kube: manager.client,
     namespace,
@@ -36,7 +45,7 @@ export function registerControllers(manager: Manager, setup: ControllerSetup): {
   registerHostConfigController(manager);
   registerPlanController(manager, chain);
   registerSubscriptionController(manager, chain, setup.subscription);
-  registerVmController(manager, { ...setup.vm, backends, claimsNamespace: namespace });
+  registerVmController(manager, { ...setup.vm, backends, claimsNamespace: namespace, onStep: setup.onStep });
   manager.addRunnable(
     'chain-watcher',
     chainWatcherRunnable(chain, log.child({ component: 'chain-watcher' })),

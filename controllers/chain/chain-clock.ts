@@ -22,7 +22,7 @@ export class ChainClock {
   /** Chain time in ms, or undefined when the chain was never read. */
   async now(): Promise<number | undefined> {
     const localNow = this.options.localNow ?? Date.now;
-    const refreshMs = this.options.refreshMs ?? 5_000;
+    const refreshMs = this.options.refreshMs ?? 1_000;
     if (!this.observed || localNow() - this.observed.atMs >= refreshMs) {
       this.reading ??= this.readChainTimeMs()
         .then((chainTimeMs) => {

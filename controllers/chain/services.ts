@@ -6,7 +6,7 @@ import type { Logger } from '../../lib/log.js';
 import { ChainClock } from './chain-clock.js';
 import { resolveChainContext, type ChainContext, type ChainContextResult } from './context.js';
 import { IntentStore } from './intent-store.js';
-import { TransactionSender } from './tx-sender.js';
+import { TransactionSender, type SenderStep } from './tx-sender.js';
 
 /**
  * Shared chain plumbing of one controller manager: RPC clients per endpoint set, and exactly one
@@ -22,6 +22,8 @@ export class ChainServices {
     readonly namespace: string,
     private readonly log: Logger,
     readonly metrics?: ChainMetrics,
+    /** Test hook of every transaction sender: a fault-injection test kills the process at a step. */
+    private readonly onSenderStep?: (step: SenderStep) => void,
   ) {}
 
   context(): Promise<ChainContextResult> {
@@ -65,6 +67,7 @@ export class ChainServices {
         account: context.server,
         store: new IntentStore(this.kube, this.namespace),
         log: this.log.child({ component: 'tx-sender' }),
+        onStep: this.onSenderStep,
       });
       this.senders.set(key, sender);
     }

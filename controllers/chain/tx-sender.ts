@@ -26,8 +26,10 @@ export interface TxSenderOptions {
   stuckAfterMs?: number;
   pollMs?: number;
   /** Test hook: called at the named step, so a test can kill the process exactly there. */
-  onStep?: (step: 'signed' | 'persisted' | 'broadcast') => void;
+  onStep?: (step: SenderStep) => void;
 }
+
+export type SenderStep = 'signed' | 'persisted' | 'broadcast';
 
 /** Geth refuses a replacement that pays less than 10 % more; 12.5 % clears it with margin. */
 const bump = (wei: bigint) => (wei * 1125n) / 1000n + 1n;

@@ -31,7 +31,7 @@ export interface VmControllerOptions {
   transitionPollMs?: number;
   /** How long a graceful shutdown may take before the VM is powered off (default 120 s). */
   shutdownTimeoutMs?: number;
-  onStep?: (step: VmControllerStep, vm: VM) => void;
+  onStep?: (step: VmControllerStep) => void;
 }
 
 const POWER_PHASES: Record<ObservedVm['power'], Phase> = {
@@ -111,7 +111,7 @@ export function registerVmController(manager: Manager, options: VmControllerOpti
           }));
         }
         await backend.delete(observed.id);
-        options.onStep?.('backendDeleteStarted', vm);
+        options.onStep?.('backendDeleteStarted');
         if (await backend.observe({ ...ref(vm), id: observed.id }))
           return { requeueAfterMs: transitionPollMs };
         log.info({ backendId: observed.id }, 'backend VM removed');
@@ -153,11 +153,11 @@ export function registerVmController(manager: Manager, options: VmControllerOpti
         const { backendId: _dropped, ...rest } = s;
         return { ...rest, createIntent: recorded, phase: 'Creating', lastTransitionReason: 'Creating' };
       });
-      options.onStep?.('intentRecorded', vm);
+      options.onStep?.('intentRecorded');
     }
     const desired = desiredVm(vm, host, intent.id);
     const observed = await backend.create(desired);
-    options.onStep?.('backendCreated', vm);
+    options.onStep?.('backendCreated');
     log.info({ backendId: observed.id, intentId: intent.id }, 'backend VM created');
     const gecos = wantedGecos(vm);
     vm = await writeStatus(vm, (s) => {

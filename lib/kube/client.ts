@@ -166,6 +166,8 @@ export class KubeClient {
     signal?: AbortSignal,
   ): AsyncGenerator<WatchEvent<T>> {
     const { namespace, inactivityTimeoutMs = 90_000, ...rest } = options;
+    // Stopped before the watch began: an abort listener added now would never fire.
+    if (signal?.aborted) return;
     const controller = new AbortController();
     const abort = () => controller.abort(signal?.reason);
     signal?.addEventListener('abort', abort, { once: true });

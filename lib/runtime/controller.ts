@@ -109,7 +109,17 @@ export class Controller<T extends KubeObject> {
       ...(this.options.owns ?? []),
       ...(this.options.watches ?? []).map((w) => w.informer),
     ];
-    await Promise.all(informers.map((informer) => informer.waitForSync()));
+    // A stop during start-up must not leave workers running: an informer stopped before it
+    // synced never syncs, and an abort listener added after the abort never fires.
+    const aborted = signal.aborted
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    await Promise.race([Promise.all(informers.map((informer) => informer.waitForSync())), aborted]);
+    if (signal.aborted) {
+      this.queue.shutDown();
+      this.log.info({ controller: this.name }, 'stopped before the caches synced');
+      return;
+    }
     this.metrics.maxConcurrentReconciles.set({ controller: this.name }, this.workers);
     this.log.info({ controller: this.name, workers: this.workers }, 'starting workers');
     const stop = () => void this.queue.shutDownWithDrain();

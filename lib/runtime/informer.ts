@@ -86,6 +86,7 @@ export class Informer<T extends KubeObject> {
       while (!signal.aborted) {
         try {
           if (this.resourceVersion === undefined) await this.relist();
+          if (signal.aborted) break;
           await this.watchOnce(signal);
           backoff.reset();
         } catch (error) {

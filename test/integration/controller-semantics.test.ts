@@ -93,3 +93,26 @@ describe('controller error handling and requeues', () => {
     );
   });
 });
+
+describe('a manager stopped while it starts', () => {
+  it('returns from start() even though its caches never synced (no workers left running)', async () => {
+    const manager = new Manager({
+      client: testClient(),
+      log: createLogger('stop-during-start-test'),
+      metrics: new RuntimeMetrics({ processMetrics: false }),
+    });
+    manager.addController({
+      name: 'config-maps',
+      for: coreTypes.configMap,
+      reconcile: async () => undefined,
+    });
+    manager.addController({ name: 'secrets', for: coreTypes.secret, reconcile: async () => undefined });
+    const started = manager.start();
+    manager.stop();
+    const outcome = await Promise.race([
+      started,
+      new Promise((resolve) => setTimeout(() => resolve('still running'), 15_000)),
+    ]);
+    expect(outcome).toBe('stopped');
+  });
+});

@@ -110,6 +110,8 @@ export function describePurchaseFlow(
       const delta = Math.ceil(instantMs / 1000) - Number(head.timestamp) + seconds;
       if (delta > 0) await chain.anvil.rpc('evm_increaseTime', [delta]);
       await chain.anvil.mine(1);
+      // The controller's chain clock re-reads the head at most once a second.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
     };
 
     beforeAll(async () => {
