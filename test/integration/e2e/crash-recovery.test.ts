@@ -51,7 +51,12 @@ describe('crash recovery of the controller manager', () => {
 
   const startManager = (crashAt = ''): ManagerProcess => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/controller-manager.ts'], {
-      env: { ...process.env, NAMESPACE: namespace, CRASH_AT: crashAt, LOG_LEVEL: process.env.CHILD_LOG_LEVEL ?? 'warn' },
+      env: {
+        ...process.env,
+        NAMESPACE: namespace,
+        CRASH_AT: crashAt,
+        LOG_LEVEL: process.env.CHILD_LOG_LEVEL ?? 'warn',
+      },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
