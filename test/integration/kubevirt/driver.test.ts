@@ -136,7 +136,9 @@ describe('KubevirtBackend against the real API server with KubeVirt CRDs', () =>
       { name: 'rootdisk', disk: { bus: 'virtio' } },
       { name: 'cloudinitdisk', disk: { bus: 'virtio' } },
     ]);
-    expect(template?.domain.devices.interfaces).toEqual([{ name: 'default', masquerade: {} }]);
+    expect(template?.domain.devices.interfaces).toEqual([
+      { name: 'default', masquerade: {}, macAddress: '52:54:00:00:00:0a' },
+    ]);
     expect(template?.networks).toEqual([{ name: 'default', pod: {} }]);
     expect(template?.volumes).toEqual([
       { name: 'rootdisk', containerDisk: { image: 'quay.io/containerdisks/debian:12' } },
@@ -361,7 +363,9 @@ describe('KubevirtBackend against the real API server with KubeVirt CRDs', () =>
     });
     await bridged.create(desired('blockhost-005', { running: false }));
     const template = (await getVm('blockhost-005')).spec.template.spec;
-    expect(template?.domain.devices.interfaces).toEqual([{ name: 'default', bridge: {} }]);
+    expect(template?.domain.devices.interfaces).toEqual([
+      { name: 'default', bridge: {}, macAddress: '52:54:00:00:00:0a' },
+    ]);
     expect(template?.networks).toEqual([{ name: 'default', multus: { networkName: 'default/host-bridge' } }]);
   });
 
