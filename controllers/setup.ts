@@ -10,6 +10,7 @@ import {
   type SubscriptionControllerOptions,
 } from './subscription/controller.js';
 import { backendFactories } from './vm/backends/index.js';
+import { BackendMetrics } from './vm/backends/instrumented.js';
 import { BackendProvider, type BackendFactory } from './vm/backends/provider.js';
 import { registerVmController, type VmControllerOptions, type VmControllerStep } from './vm/controller.js';
 import type { SenderStep } from './chain/tx-sender.js';
@@ -41,6 +42,7 @@ export function registerControllers(manager: Manager, setup: ControllerSetup): {
     kube: manager.client,
     namespace,
     log,
+    metrics: new BackendMetrics(manager.metrics.registry),
   });
   registerHostConfigController(manager);
   registerPlanController(manager, chain);

@@ -2,9 +2,12 @@ import type { BackendType, HostConfig } from '../../../lib/api/v1alpha1/index.js
 import type { KubeClient } from '../../../lib/kube/client.js';
 import type { Logger } from '../../../lib/log.js';
 import { BackendError, type VmBackend } from '../backend.js';
+import type { BackendMetrics } from './instrumented.js';
 
 export interface BackendDeps {
   kube: KubeClient;
+  /** Times every driver call (Prometheus); absent in tests that do not look. */
+  metrics?: BackendMetrics;
   /** The controller's namespace, where backend credentials (Secrets) live. */
   namespace: string;
   log: Logger;
@@ -36,7 +39,7 @@ export class BackendProvider {
     const key = JSON.stringify(host.spec.backend[type]);
     const cached = this.cache.get(type);
     if (cached?.key === key) return cached.backend;
-    const backend = factory(host, this.deps);
+    const backend = factory(host, this.deps).then((b) => this.deps.metrics?.instrument(b) ?? b);
     // A failed build (say, a missing credentials Secret) is retried on the next call.
     backend.catch(() => {
       if (this.cache.get(type)?.backend === backend) this.cache.delete(type);
