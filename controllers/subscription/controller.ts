@@ -339,6 +339,8 @@ export function registerSubscriptionController(
       },
     ],
     reconcile,
-    workers: 4,
+    // A reconcile that mints waits for the mint's receipt (a block): the worker count bounds mints
+    // per block, and 500 purchases in one block must not take minutes.
+    workers: 32,
   });
 }
