@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { Address, Hex } from 'viem';
 import {
   API_VERSION,
@@ -89,7 +90,7 @@ export function registerSubscriptionController(
           message: outcome.message,
           observedGeneration: latest.metadata.generation,
         });
-        latest.status = {
+        const next = {
           ...latest.status,
           phase: outcome.phase,
           reason: outcome.reason,
@@ -99,8 +100,14 @@ export function registerSubscriptionController(
           ...(outcome.vmRef !== undefined && { vmRef: { name: outcome.vmRef } }),
           ...(outcome.nft !== undefined && { nft: outcome.nft }),
         };
+        // Most reconciles (timers, VM updates) change nothing: skip the write.
+        if (isDeepStrictEqual(next, latest.status)) return false;
+        latest.status = next;
       },
-    );
+    ).catch((error: unknown) => {
+      // Deleted while we worked (its namespace is going away): nothing left to record.
+      if (!isNotFound(error)) throw error;
+    });
     if (before !== outcome.phase) {
       await events.record(
         subscription,

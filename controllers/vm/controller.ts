@@ -103,7 +103,7 @@ export function registerVmController(manager: Manager, options: VmControllerOpti
       const observed = await backend.observe(ref(vm));
       if (observed && owned(vm, observed)) {
         if (status.phase !== 'Deleting') {
-          await writeStatus(vm, (s) => ({
+          vm = await writeStatus(vm, (s) => ({
             ...s,
             phase: 'Deleting',
             lastTransitionReason: 'Deleting',

@@ -133,6 +133,12 @@ export class Controller<T extends KubeObject> {
     for (;;) {
       const key = await this.queue.get();
       if (key === undefined) return;
+      // Stopping: finish what is in flight, start nothing new. Keys still queued are reconciled by
+      // the next process (every object is listed again at start), so a backlog cannot hold a stop.
+      if (signal.aborted) {
+        this.queue.done(key);
+        return;
+      }
       this.metrics.activeWorkers.inc({ controller: this.name });
       try {
         await this.reconcileKey(key, signal);

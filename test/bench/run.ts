@@ -5,6 +5,8 @@
 import { startTestCluster, type TestCluster } from '../harness/cluster.js';
 import { backfillRate, emptyScanRate, eventLatency, mintThroughput } from './chain.js';
 import { controlPlaneColdBuild, controlPlaneWarmStart } from './control-plane.js';
+import { libvirtGuestBoot } from './libvirt-boot.js';
+import { lifecycleRss2000, purchases500OneBlock, purchaseToActive } from './lifecycle.js';
 import { reconcileThroughput } from './reconcile-throughput.js';
 
 /** Runs `body` against a fresh cluster that is stopped afterwards. */
@@ -17,6 +19,9 @@ async function withCluster(body: (cluster: TestCluster) => Promise<void>): Promi
   }
 }
 
+// One run of the 500-purchase burst writes both its results, so both names map to it.
+const burst = () => withCluster(purchases500OneBlock);
+
 const benchmarks: Record<string, () => Promise<void>> = {
   'control-plane-cold-build': controlPlaneColdBuild,
   'control-plane-warm-start': () => controlPlaneWarmStart(),
@@ -25,6 +30,12 @@ const benchmarks: Record<string, () => Promise<void>> = {
   'chain-empty-scan': () => withCluster(emptyScanRate),
   'chain-event-latency': () => withCluster(eventLatency),
   'sender-mint-throughput': () => withCluster(mintThroughput),
+  'purchase-to-active': () => withCluster(purchaseToActive),
+  'purchases-500-one-block': burst,
+  'api-writes-per-vm': burst,
+  'lifecycle-rss-2000': () => withCluster(lifecycleRss2000),
+  // One run writes libvirt-define-start and libvirt-guest-agent-ready.
+  'libvirt-guest-boot': () => libvirtGuestBoot(),
 };
 
 const selected = process.argv.slice(2).filter((arg) => arg !== '--');
@@ -33,7 +44,11 @@ if (unknown.length > 0) {
   console.error(`unknown benchmark(s): ${unknown.join(', ')}; known: ${Object.keys(benchmarks).join(', ')}`);
   process.exit(2);
 }
+const ran = new Set<() => Promise<void>>();
 for (const name of selected.length > 0 ? selected : Object.keys(benchmarks)) {
+  const run = benchmarks[name]!;
+  if (ran.has(run)) continue;
+  ran.add(run);
   console.error(`==> ${name}`);
-  await benchmarks[name]?.();
+  await run();
 }
