@@ -1,3 +1,4 @@
+import { AccessCredentialNFTAbi } from '../../../contracts/generated/artifacts.js';
 import { createPublicClient, createWalletClient, http, type Chain, type Hex, type PublicClient } from 'viem';
 import {
   buySubscription,
@@ -24,6 +25,8 @@ export interface LocalChain {
     buyer: number,
     options?: { days?: bigint; userEncrypted?: Hex; planId?: bigint },
   ): ReturnType<typeof buySubscription>;
+  /** Calls a view function of the AccessCredentialNFT contract. */
+  readNft<T>(functionName: string, args?: unknown[]): Promise<T>;
   stop(): Promise<void>;
 }
 
@@ -71,7 +74,24 @@ export async function startLocalChain({
         userEncrypted,
       });
     };
-    return { anvil, chain, publicClient, deployer, deployment, wallet, buy, stop: () => anvil.stop() };
+    const readNft = <T>(functionName: string, args: unknown[] = []) =>
+      publicClient.readContract({
+        address: deployment.nft,
+        abi: AccessCredentialNFTAbi,
+        functionName,
+        args,
+      } as never) as Promise<T>;
+    return {
+      anvil,
+      chain,
+      publicClient,
+      deployer,
+      deployment,
+      wallet,
+      buy,
+      readNft,
+      stop: () => anvil.stop(),
+    };
   } catch (error) {
     await anvil.stop();
     throw error;

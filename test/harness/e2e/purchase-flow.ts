@@ -97,13 +97,7 @@ export function describePurchaseFlow(
         { metadata: { annotations: { 'test/touch': String(Date.now()) } } },
         'merge',
       );
-    const nft = <T>(functionName: string, args: unknown[] = []) =>
-      chain.publicClient.readContract({
-        address: chain.deployment.nft,
-        abi: AccessCredentialNFTAbi,
-        functionName,
-        args,
-      } as never) as Promise<T>;
+    const nft = <T>(functionName: string, args: unknown[] = []) => chain.readNft<T>(functionName, args);
     /** Moves chain time to `seconds` past the given instant and mines a block there. */
     const advanceChainPast = async (instantMs: number, seconds: number) => {
       const head = await chain.publicClient.getBlock({ blockTag: 'latest' });

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Hex } from 'viem';
-import { AccessCredentialNFTAbi, BlockhostSubscriptionsAbi } from '../../../contracts/generated/artifacts.js';
+import { BlockhostSubscriptionsAbi } from '../../../contracts/generated/artifacts.js';
 import { examplePlan } from '../../../lib/api/v1alpha1/examples.js';
 import {
   API_VERSION,
@@ -31,6 +31,7 @@ import {
   testClient,
 } from '../../harness/kube.js';
 import { DEFAULT_TOKEN, FakeProxmox } from '../../harness/proxmox/fake-pve.js';
+import { proxmoxSettingsFor } from '../../harness/proxmox/settings.js';
 
 const TEMPLATE_VMID = 9000;
 
@@ -75,13 +76,7 @@ describe('crash recovery of the controller manager', () => {
     kube.get<Subscription>(blockhostTypes.subscription, subscriptionResourceName(id), namespace);
   const vmObjects = async () => (await kube.list<VM>(blockhostTypes.vm, { namespace })).items;
   const backendVms = () => fake.vms().filter((vm) => !vm.template);
-  const nft = <T>(functionName: string, args: unknown[] = []) =>
-    chain.publicClient.readContract({
-      address: chain.deployment.nft,
-      abi: AccessCredentialNFTAbi,
-      functionName,
-      args,
-    } as never) as Promise<T>;
+  const nft = <T>(functionName: string, args: unknown[] = []) => chain.readNft<T>(functionName, args);
   const buy = async () => {
     const server = publicKeyFromPrivateKey(anvilPrivateKey(0));
     const { subscriptionId } = await chain.buy(4, {
@@ -116,17 +111,11 @@ describe('crash recovery of the controller manager', () => {
         ipv6: { mode: 'none', allocationSize: 64 },
         backend: {
           type: 'proxmox',
-          proxmox: {
-            apiUrl: fake.url,
-            node: fake.node,
+          proxmox: proxmoxSettingsFor(fake, TEMPLATE_VMID, {
             tokenSecretRef: { name: 'pve-token' },
+            // The fake's certificate is self-signed, as a fresh Proxmox install's is.
             insecureSkipTLSVerify: true,
-            storage: 'local-lvm',
-            isoStorage: 'local',
-            bridge: 'vmbr0',
-            vmidRange: { start: 100, end: 199 },
-            images: [{ name: 'debian-12', templateVmid: TEMPLATE_VMID }],
-          },
+          }),
         },
       },
     );

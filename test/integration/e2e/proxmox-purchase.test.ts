@@ -3,6 +3,7 @@
 import type { VM } from '../../../lib/api/v1alpha1/index.js';
 import { describePurchaseFlow } from '../../harness/e2e/purchase-flow.js';
 import { DEFAULT_TOKEN, FakeProxmox } from '../../harness/proxmox/fake-pve.js';
+import { proxmoxSettingsFor } from '../../harness/proxmox/settings.js';
 
 const TEMPLATE_VMID = 9000;
 
@@ -17,18 +18,11 @@ describePurchaseFlow('purchase flow on Proxmox VE (API fake)', 'proxmox', async 
     spec: {
       backend: {
         type: 'proxmox',
-        proxmox: {
-          apiUrl: fake.url,
-          node: fake.node,
+        proxmox: proxmoxSettingsFor(fake, TEMPLATE_VMID, {
           tokenSecretRef: { name: 'pve-token' },
           // The fake's certificate is self-signed, as a fresh Proxmox install's is.
           insecureSkipTLSVerify: true,
-          storage: 'local-lvm',
-          isoStorage: 'local',
-          bridge: 'vmbr0',
-          vmidRange: { start: 100, end: 199 },
-          images: [{ name: 'debian-12', templateVmid: TEMPLATE_VMID }],
-        },
+        }),
       },
     },
     secrets: (namespace) => [

@@ -1,6 +1,6 @@
 // The VM controller driving a real libvirtd: domains without a guest OS (they sit in the firmware),
-// which is enough for create, power, drift repair, resize and teardown. The real-guest flows are in
-// guest-boot.test.ts and the end-to-end test.
+// which is enough for create, power, drift repair, resize and teardown. The real-guest flow is in
+// test/integration/e2e/libvirt-purchase.test.ts.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';

@@ -5,24 +5,13 @@ import type { DesiredVm } from '../../../controllers/vm/backend.js';
 import { renderCloudInit } from '../../../controllers/vm/cloud-init.js';
 import { createLogger } from '../../../lib/log.js';
 import { DEFAULT_TOKEN, type FakeProxmox } from '../../harness/proxmox/fake-pve.js';
+import { proxmoxSettingsFor } from '../../harness/proxmox/settings.js';
 
 export const TEMPLATE_VMID = 9000;
 export const log = createLogger('proxmox-driver-test', { level: process.env.LOG_LEVEL ?? 'warn' });
 
-export function settingsFor(fake: FakeProxmox, overrides: Partial<ProxmoxSettings> = {}): ProxmoxSettings {
-  return {
-    apiUrl: fake.url,
-    node: fake.node,
-    tokenSecretRef: { name: 'proxmox-token' },
-    insecureSkipTLSVerify: false,
-    storage: 'local-lvm',
-    isoStorage: 'local',
-    bridge: 'vmbr0',
-    vmidRange: { start: 100, end: 199 },
-    images: [{ name: 'debian-12', templateVmid: TEMPLATE_VMID }],
-    ...overrides,
-  };
-}
+export const settingsFor = (fake: FakeProxmox, overrides: Partial<ProxmoxSettings> = {}): ProxmoxSettings =>
+  proxmoxSettingsFor(fake, TEMPLATE_VMID, overrides);
 
 export function backendFor(
   fake: FakeProxmox,
