@@ -142,9 +142,11 @@ describe('VM controller on a real libvirtd', () => {
     await virsh(env.daemon.uri, ['undefine', domain('web'), '--remove-all-storage']);
     await eventually(
       'domain recreated',
-      async () =>
-        (await state('web')) === 'running' &&
-        (await get('web')).status?.backendId !== before.status?.backendId,
+      async () => {
+        // While the create is in flight the status holds only the intent, no backend id yet.
+        const id = (await get('web')).status?.backendId;
+        return id !== undefined && id !== before.status?.backendId && (await state('web')) === 'running';
+      },
       30_000,
     );
     const after = await get('web');
