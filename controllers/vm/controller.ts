@@ -341,19 +341,16 @@ export function registerVmController(manager: Manager, options: VmControllerOpti
       }
       ({ vm, observed } = await create(vm, host, backend, log));
     } else {
-      const desired = desiredVm(vm, host, vm.status?.createIntent?.id ?? '');
+      // Compared against the spec directly: rendering the desired VM (cloud-init included) is only
+      // needed when there is something to change, not on every observation.
+      const size = vm.spec.size;
       const needsResize =
-        (observed.cpu !== undefined && observed.cpu !== desired.cpu) ||
-        (observed.memoryMiB !== undefined && observed.memoryMiB !== desired.memoryMiB) ||
-        (observed.diskGiB !== undefined && observed.diskGiB < desired.diskGiB);
+        (observed.cpu !== undefined && observed.cpu !== size.cpu) ||
+        (observed.memoryMiB !== undefined && observed.memoryMiB !== size.memoryMiB) ||
+        (observed.diskGiB !== undefined && observed.diskGiB < size.diskGiB);
       if (needsResize) {
-        await backend.update(observed.id, desired);
-        await event(
-          vm,
-          'Normal',
-          'Resized',
-          `${desired.cpu} CPU, ${desired.memoryMiB} MiB, ${desired.diskGiB} GiB`,
-        );
+        await backend.update(observed.id, desiredVm(vm, host, vm.status?.createIntent?.id ?? ''));
+        await event(vm, 'Normal', 'Resized', `${size.cpu} CPU, ${size.memoryMiB} MiB, ${size.diskGiB} GiB`);
       }
     }
     const transitioning = await syncPower(vm, observed, backend);
