@@ -73,6 +73,7 @@ export class RpcFaultProxy {
   private readonly detail: () => number;
   private readonly heads: string[] = [];
   private readonly started = Date.now();
+  private downUntil = 0;
   requests = 0;
 
   private constructor(
@@ -97,6 +98,11 @@ export class RpcFaultProxy {
     if (address === null || typeof address === 'string') throw new Error('proxy has no port');
     proxy.url = `http://127.0.0.1:${address.port}`;
     return proxy;
+  }
+
+  /** An outage on demand (besides the scheduled ones): every request fails for the next `ms`. */
+  takeDown(ms: number): void {
+    this.downUntil = Date.now() + ms;
   }
 
   async close(): Promise<void> {
@@ -164,6 +170,7 @@ export class RpcFaultProxy {
   }
 
   private inOutage(): boolean {
+    if (Date.now() < this.downUntil) return true;
     const { seed, outageMs, outageEvery, outageSeed = seed } = this.options;
     if (!outageMs || !outageEvery) return false;
     const window = Math.floor((Date.now() - this.started) / outageMs);
