@@ -21,7 +21,7 @@ import {
   subscriptionSchema,
   vmSchema,
 } from '../lib/api/v1alpha1/index.js';
-import { buildCrd, crdsDir, renderCrds } from './generate.js';
+import { buildCrd, chartCrdsDir, crdsDir, renderCrds } from './generate.js';
 
 const schemas = {
   HostConfig: hostConfigSchema,
@@ -30,19 +30,22 @@ const schemas = {
   VM: vmSchema,
 };
 
-describe('committed CRD YAML', () => {
+describe.each([
+  ['crds', crdsDir],
+  ['charts/blockhost/files/crds', chartCrdsDir],
+])('committed CRD YAML in %s', (label, dir) => {
   const rendered = renderCrds();
 
-  test.each(rendered)('crds/$fileName is up to date', ({ fileName, content }) => {
-    const path = join(crdsDir, fileName);
+  test.each(rendered)(`${label}/$fileName is up to date`, ({ fileName, content }) => {
+    const path = join(dir, fileName);
     const committed = existsSync(path) ? readFileSync(path, 'utf8') : '';
     if (committed !== content) {
-      throw new Error(`crds/${fileName} differs from the zod schemas: run \`npm run generate\``);
+      throw new Error(`${label}/${fileName} differs from the zod schemas: run \`npm run generate\``);
     }
   });
 
-  test('crds/ holds no CRD that is no longer generated', () => {
-    const onDisk = readdirSync(crdsDir).filter((f) => f.endsWith('.yaml'));
+  test(`${label}/ holds no CRD that is no longer generated`, () => {
+    const onDisk = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
     expect(onDisk.sort()).toEqual(rendered.map((r) => r.fileName).sort());
   });
 

@@ -1,8 +1,8 @@
 // Renders one CustomResourceDefinition per kind from the zod schemas in lib/api/v1alpha1 and
-// writes crds/<plural>.blockhost.io.yaml. Run through `npm run generate`; crds.test.ts fails when
-// the committed files differ from what this renders.
-import { writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+// writes crds/<plural>.blockhost.io.yaml and the Helm chart's copy. Run through `npm run generate`;
+// crds.test.ts fails when the committed files differ from what this renders.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Document } from 'yaml';
 import { toStructuralSchema, type StructuralSchema } from '../lib/api/crd-schema.js';
@@ -72,10 +72,15 @@ export function renderCrds(): RenderedCrd[] {
 }
 
 export const crdsDir = dirname(fileURLToPath(import.meta.url));
+/** The chart ships the same files (charts/blockhost/templates/crds.yaml reads them). */
+export const chartCrdsDir = join(crdsDir, '..', 'charts', 'blockhost', 'files', 'crds');
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  for (const { fileName, content } of renderCrds()) {
-    writeFileSync(join(crdsDir, fileName), content);
-    console.log(`wrote crds/${fileName}`);
+  for (const dir of [crdsDir, chartCrdsDir]) {
+    mkdirSync(dir, { recursive: true });
+    for (const { fileName, content } of renderCrds()) {
+      writeFileSync(join(dir, fileName), content);
+      console.log(`wrote ${relative(join(crdsDir, '..'), join(dir, fileName))}`);
+    }
   }
 }

@@ -1,6 +1,7 @@
 import type { Address, Hex, LocalAccount } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { blockhostTypes, HOST_CONFIG_NAME, type HostConfig } from '../../lib/api/v1alpha1/index.js';
+import { contractsInUse } from '../../lib/chain/contracts.js';
 import type { KubeClient } from '../../lib/kube/client.js';
 import { isNotFound } from '../../lib/kube/errors.js';
 import type { KubeObject } from '../../lib/kube/object.js';
@@ -39,7 +40,7 @@ export async function resolveChainContext(kube: KubeClient, namespace: string): 
     throw error;
   }
   const { chain } = host.spec;
-  const contracts = host.status?.contracts?.subscriptions ? host.status.contracts : chain.contracts;
+  const contracts = contractsInUse(host);
   if (!contracts?.subscriptions || !contracts.nft) return { notReady: 'the contracts are not deployed yet' };
   const secretName = chain.serverWallet?.secretRef?.name ?? 'blockhost-server-wallet';
   let secret: Secret;

@@ -4,6 +4,7 @@
  */
 import { startTestCluster, type TestCluster } from '../harness/cluster.js';
 import { backfillRate, emptyScanRate, eventLatency, mintThroughput } from './chain.js';
+import { chartInstall } from './chart-install.js';
 import { controlPlaneColdBuild, controlPlaneWarmStart } from './control-plane.js';
 import { libvirtGuestBoot } from './libvirt-boot.js';
 import { lifecycleRss2000, purchases500OneBlock, purchaseToActive } from './lifecycle.js';
@@ -36,6 +37,7 @@ const benchmarks: Record<string, () => Promise<void>> = {
   'lifecycle-rss-2000': () => withCluster(lifecycleRss2000),
   // One run writes libvirt-define-start and libvirt-guest-agent-ready.
   'libvirt-guest-boot': () => libvirtGuestBoot(),
+  'chart-install': () => chartInstall(),
 };
 
 const selected = process.argv.slice(2).filter((arg) => arg !== '--');

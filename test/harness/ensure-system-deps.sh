@@ -11,11 +11,11 @@ done
 # The libvirt VM backend's tests: a libvirtd started by hand (test/harness/libvirt/libvirtd.ts) and a
 # Debian guest built with debootstrap (test/harness/libvirt/guest-image.ts); tini reaps the QEMU
 # processes libvirtd daemonizes (PID 1 here does not). Chromium drives the web tests
-# (playwright-core); xorriso, isolinux and syslinux-common build the test ISO; shellcheck checks the
-# install scripts; iproute2 gives the network namespaces the bridge tests run in. Checked by package name.
+# (playwright-core); xorriso, isolinux, syslinux-common, dosfstools and mtools build the test ISO; shellcheck checks the
+# install scripts; iproute2 and ping give the bridge tests their network namespaces and gateway checks. Checked by package name.
 if command -v dpkg-query >/dev/null; then
   for package in libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils \
-    genisoimage debootstrap e2fsprogs tini chromium xorriso isolinux syslinux-common shellcheck iproute2; do
+    genisoimage debootstrap e2fsprogs tini chromium xorriso isolinux syslinux-common dosfstools mtools shellcheck iproute2 iputils-ping; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'ok installed' || missing+=("$package")
   done
 fi

@@ -1,0 +1,89 @@
+// Static checks of every install script: shellcheck (bash, and POSIX sh for the one the installer's
+// busybox runs), --help on each command, and systemd's own verification of the unit.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from '@jest/globals';
+import { installScripts, repoDir, run } from '../../harness/install/scripts.js';
+
+const BASH_SCRIPTS = [
+  'k3s/firstboot.sh',
+  'k3s/blockhost-setup-code',
+  'k3s/blockhost-bridge',
+  'k3s/lib.sh',
+  'iso/build.sh',
+  'test/harness/install/fake-k3s',
+  'test/harness/install/make-netinst.sh',
+  'test/harness/install/make-payload.sh',
+];
+const POSIX_SCRIPTS = ['preseed/late-command.sh', 'test/harness/install/fake-install.sh'];
+
+describe('install scripts', () => {
+  it('pass shellcheck', async () => {
+    const bash = await run('shellcheck', [
+      '-x',
+      '--severity=style',
+      ...BASH_SCRIPTS.map((s) => join(repoDir, s)),
+    ]);
+    expect(bash.stdout + bash.stderr).toBe('');
+    expect(bash.code).toBe(0);
+    const posix = await run('shellcheck', [
+      '-s',
+      'sh',
+      '--severity=style',
+      ...POSIX_SCRIPTS.map((s) => join(repoDir, s)),
+    ]);
+    expect(posix.stdout + posix.stderr).toBe('');
+    expect(posix.code).toBe(0);
+  });
+
+  it('use strict mode', async () => {
+    for (const script of BASH_SCRIPTS.filter((s) => !s.endsWith('lib.sh')))
+      expect([script, await readFile(join(repoDir, script), 'utf8')]).toEqual([
+        script,
+        expect.stringContaining('set -euo pipefail'),
+      ]);
+    for (const script of POSIX_SCRIPTS)
+      expect([script, await readFile(join(repoDir, script), 'utf8')]).toEqual([
+        script,
+        expect.stringContaining('set -eu'),
+      ]);
+  });
+
+  it('answer --help', async () => {
+    for (const command of [
+      installScripts.firstboot,
+      installScripts.setupCode,
+      installScripts.bridge,
+      installScripts.buildIso,
+    ]) {
+      const result = await run(command, ['--help'], { env: { BLOCKHOST_LOG_FILE: '/dev/null' } });
+      expect([command, result.code, result.stdout]).toEqual([command, 0, expect.stringMatching(/^Usage: /)]);
+    }
+    const late = await run('sh', [installScripts.lateCommand, '--help']);
+    expect([late.code, late.stdout]).toEqual([
+      0,
+      expect.stringContaining('Usage: late-command.sh SOURCE TARGET'),
+    ]);
+  });
+
+  it('ship a systemd unit that systemd accepts', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bh-unit-'));
+    try {
+      // The unit as installed, pointing at the script in this checkout (it lives in /opt on the server).
+      const unit = (await readFile(installScripts.unit, 'utf8')).replace(
+        '/opt/blockhost/k3s/firstboot.sh',
+        installScripts.firstboot,
+      );
+      expect(unit).toContain('ConditionPathExists=!/var/lib/blockhost/firstboot/complete');
+      expect(unit).toMatch(/^Type=oneshot$/m);
+      expect(unit).toMatch(/^RemainAfterExit=yes$/m);
+      expect(unit).toMatch(/^After=network-online.target$/m);
+      await writeFile(join(dir, 'blockhost-firstboot.service'), unit);
+      const verify = await run('systemd-analyze', ['verify', join(dir, 'blockhost-firstboot.service')]);
+      expect([verify.code, verify.stderr]).toEqual([0, '']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

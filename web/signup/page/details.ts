@@ -1,0 +1,62 @@
+// Decrypting and showing the connection details of an access NFT.
+import { decryptConnectionDetails, type ConnectionDetails } from '../../../lib/crypto/index.js';
+import { byId, showNotice } from '../../shared/page/dom.js';
+import { personalSign, requireChain } from '../../shared/page/wallet.js';
+import type { SignupPage } from './context.js';
+import { sshCommand } from './format.js';
+
+/**
+ * Reads the NFT's encrypted data from the chain, asks the wallet for a fresh signature of the
+ * public secret (only the buyer's wallet can make it) and decrypts with it.
+ */
+export async function decryptDetails(page: SignupPage, tokenId: bigint): Promise<ConnectionDetails> {
+  const { provider, account } = page.wallet!;
+  await requireChain(provider, page.config.chainId);
+  const blob = await page.chain.userEncrypted(tokenId);
+  const signature = await personalSign(
+    provider,
+    account,
+    page.config.publicSecret,
+    'sign the decryption message',
+  );
+  return decryptConnectionDetails(signature, blob);
+}
+
+export function showDetails(details: ConnectionDetails): void {
+  byId('detail-hostname').textContent = details.hostname;
+  byId('detail-port').textContent = String(details.port);
+  byId('detail-username').textContent = details.username;
+  byId('ssh-command').textContent = sshCommand(details);
+  byId('copy-status').textContent = '';
+  const section = byId('details');
+  section.hidden = false;
+  section.scrollIntoView({ block: 'start' });
+}
+
+/** The copy button: clipboard API where the page is a secure context, else select the text. */
+export function wireCopyButton(): void {
+  byId<HTMLButtonElement>('copy-ssh').addEventListener('click', async () => {
+    const command = byId('ssh-command');
+    const status = byId('copy-status');
+    try {
+      await navigator.clipboard.writeText(command.textContent ?? '');
+      status.textContent = 'Copied.';
+    } catch {
+      const range = document.createRange();
+      range.selectNodeContents(command);
+      getSelection()?.removeAllRanges();
+      getSelection()?.addRange(range);
+      status.textContent = 'Selected: press Ctrl+C (or long-press and Copy) to copy.';
+    }
+  });
+}
+
+/** Decrypts and shows, reporting progress and failure in the notice `noticeId`. */
+export async function revealInto(page: SignupPage, tokenId: bigint, noticeId: string): Promise<boolean> {
+  const notice = byId(noticeId);
+  showNotice(notice, 'info', 'Sign the message in your wallet to decrypt your connection details.');
+  const details = await decryptDetails(page, tokenId);
+  showNotice(notice, 'ok', 'Your VM is ready. Your connection details are below.');
+  showDetails(details);
+  return true;
+}
