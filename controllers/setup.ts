@@ -14,6 +14,7 @@ import { BackendMetrics } from './vm/backends/instrumented.js';
 import { BackendProvider, type BackendFactory } from './vm/backends/provider.js';
 import { registerVmController, type VmControllerOptions, type VmControllerStep } from './vm/controller.js';
 import type { SenderStep } from './chain/tx-sender.js';
+import type { HostConfigStep } from './hostconfig/step.js';
 import type { BackendType } from '../lib/api/v1alpha1/index.js';
 
 export interface ControllerSetup {
@@ -24,7 +25,7 @@ export interface ControllerSetup {
   backendFactories?: Partial<Record<BackendType, BackendFactory>>;
   vm?: Omit<VmControllerOptions, 'backends' | 'claimsNamespace' | 'onStep'>;
   /** Test hook at the steps where a crash matters most (fault-injection tests kill the process there). */
-  onStep?: (step: VmControllerStep | SenderStep) => void;
+  onStep?: (step: VmControllerStep | SenderStep | HostConfigStep) => void;
   subscription?: SubscriptionControllerOptions;
 }
 
@@ -44,7 +45,7 @@ export function registerControllers(manager: Manager, setup: ControllerSetup): {
     log,
     metrics: new BackendMetrics(manager.metrics.registry),
   });
-  registerHostConfigController(manager);
+  registerHostConfigController(manager, { chain, backends, namespace, onStep: setup.onStep });
   registerPlanController(manager, chain);
   registerSubscriptionController(manager, chain, setup.subscription);
   registerVmController(manager, { ...setup.vm, backends, claimsNamespace: namespace, onStep: setup.onStep });

@@ -19,7 +19,8 @@ export interface Intent {
   key: string;
   chainId: number;
   from: Hex;
-  to: Hex;
+  /** Absent for a contract creation, whose address follows from `from` and `nonce`. */
+  to?: Hex;
   data: Hex;
   value: string;
   gas: string;

@@ -30,7 +30,7 @@ export class ChainServices {
     return resolveChainContext(this.kube, this.namespace);
   }
 
-  client(context: ChainContext): PublicClient {
+  client(context: Pick<ChainContext, 'chainId' | 'endpoints'>): PublicClient {
     const key = JSON.stringify([context.chainId, context.endpoints]);
     let client = this.clients.get(key);
     if (!client) {
@@ -45,7 +45,7 @@ export class ChainServices {
   }
 
   /** Chain time of the context's chain (what expiry is judged by). */
-  clock(context: ChainContext): ChainClock {
+  clock(context: Pick<ChainContext, 'chainId' | 'endpoints'>): ChainClock {
     let clock = this.clocks.get(context.chainId);
     if (!clock) {
       const client = this.client(context);
@@ -57,7 +57,8 @@ export class ChainServices {
     return clock;
   }
 
-  sender(context: ChainContext): TransactionSender {
+  /** Also used by setup (deploy, admin mint) before the contracts exist, hence only these fields. */
+  sender(context: Pick<ChainContext, 'chainId' | 'endpoints' | 'server'>): TransactionSender {
     const key = `${context.chainId}:${context.server.address}`;
     let sender = this.senders.get(key);
     if (!sender) {

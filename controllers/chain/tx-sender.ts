@@ -6,7 +6,8 @@ import type { IntentStore } from './intent-store.js';
 import { type Attempt, type Intent } from './intent-store.js';
 
 export interface TxRequest {
-  to: Hex;
+  /** Absent: a contract creation (data is the init code). */
+  to?: Hex;
   data: Hex;
   value?: bigint;
 }

@@ -25,6 +25,12 @@ export interface VmBackend {
   delete(id: string): Promise<void>;
   /** Runs a program in the guest through the QEMU guest agent and waits for it. */
   guestExec(id: string, command: GuestCommand): Promise<GuestExecResult>;
+  /**
+   * A cheap connectivity check of the configured backend (reachable, credentials accepted, the
+   * storage, network and images it needs exist). Resolves when usable; throws a BackendError whose
+   * reason and message name what is wrong. Used by setup's BackendReady step, rechecked periodically.
+   */
+  check?(): Promise<void>;
   /** Releases connections and timers. */
   close?(): Promise<void>;
 }

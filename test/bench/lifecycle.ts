@@ -27,7 +27,7 @@ import { Informer } from '../../lib/runtime/informer.js';
 import { Manager } from '../../lib/runtime/manager.js';
 import { RuntimeMetrics } from '../../lib/runtime/metrics.js';
 import { anvilAccount, anvilPrivateKey, type AnvilOptions } from '../harness/chain/anvil.js';
-import { useLocalChain } from '../harness/chain/host-config.js';
+import { adminCredentialMinted, useLocalChain } from '../harness/chain/host-config.js';
 import { startLocalChain, type LocalChain } from '../harness/chain/local-chain.js';
 import type { TestCluster } from '../harness/cluster.js';
 import { InstantBackend, instantBackendFactory } from '../harness/instant-backend.js';
@@ -127,6 +127,8 @@ async function setUp(cluster: TestCluster, prefix: string, anvil: AnvilOptions):
       for (const started = Date.now(); !(await synced()); await sleep(100))
         if (Date.now() - started > 60_000)
           throw new Error(`Plan ${planName} did not reach the chain in 60 s`);
+      // Setup's admin credential mint must not count as a subscription's NFT.
+      await adminCredentialMinted(kube);
     },
     tearDown: async () => {
       if (cluster.controlPlane) return;

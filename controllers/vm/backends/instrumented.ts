@@ -1,8 +1,8 @@
 import { Histogram, type Registry } from 'prom-client';
 import { BackendError, type VmBackend } from '../backend.js';
 
-type Operation = 'observe' | 'create' | 'update' | 'power' | 'delete' | 'guestExec';
-const OPERATIONS: Operation[] = ['observe', 'create', 'update', 'power', 'delete', 'guestExec'];
+type Operation = 'observe' | 'create' | 'update' | 'power' | 'delete' | 'guestExec' | 'check';
+const OPERATIONS: Operation[] = ['observe', 'create', 'update', 'power', 'delete', 'guestExec', 'check'];
 
 /** Prometheus histogram of driver calls, by backend, operation and outcome (ok or the error reason). */
 export class BackendMetrics {
@@ -22,6 +22,8 @@ export class BackendMetrics {
   instrument(backend: VmBackend): VmBackend {
     const wrapped: VmBackend = Object.create(backend) as VmBackend;
     for (const operation of OPERATIONS) {
+      // check is optional: a driver without one stays without one.
+      if (typeof backend[operation] !== 'function') continue;
       const call = (backend[operation] as (...args: unknown[]) => Promise<unknown>).bind(backend);
       Object.defineProperty(wrapped, operation, {
         value: async (...args: unknown[]) => {

@@ -1,8 +1,14 @@
 import { exampleHostConfig } from '../../../lib/api/v1alpha1/examples.js';
-import { blockhostTypes, type HostConfig, type HostConfigSpec } from '../../../lib/api/v1alpha1/index.js';
+import {
+  blockhostTypes,
+  HOST_CONFIG_NAME,
+  type HostConfig,
+  type HostConfigSpec,
+} from '../../../lib/api/v1alpha1/index.js';
 import type { KubeClient } from '../../../lib/kube/client.js';
 import type { KubeObject } from '../../../lib/kube/object.js';
 import { coreTypes } from '../../../lib/kube/resource-types.js';
+import { waitFor } from '../processes.js';
 import { anvilPrivateKey } from './anvil.js';
 import type { LocalChain } from './local-chain.js';
 
@@ -20,7 +26,14 @@ export async function useLocalChain(
   /** Replaces top-level fields of the example HostConfig spec (backend, ipv4Pool, ...). */
   spec: Partial<HostConfigSpec> = {},
 ): Promise<void> {
+  // The key first: a controller manager already running would otherwise generate one (KeysReady).
+  await kube.create(coreTypes.secret, {
+    metadata: { name: 'blockhost-server-wallet', namespace },
+    stringData: { privateKey: anvilPrivateKey(0) },
+  } as KubeObject);
   const host = structuredClone(exampleHostConfig) as HostConfig;
+  // The test cluster has no nodes to take an address from; setup (signup URL, admin credential) needs one.
+  host.spec.signup = { hostname: LOCAL_HOSTNAME };
   Object.assign(host.spec, spec);
   host.spec.chain = {
     chainId: chain.anvil.chainId,
@@ -34,8 +47,25 @@ export async function useLocalChain(
     ...settings,
   } as ChainSettings;
   await kube.create(blockhostTypes.hostConfig, host);
-  await kube.create(coreTypes.secret, {
-    metadata: { name: 'blockhost-server-wallet', namespace },
-    stringData: { privateKey: anvilPrivateKey(0) },
-  } as KubeObject);
+}
+
+/** Public name of the host in tests (spec.signup.hostname). */
+export const LOCAL_HOSTNAME = 'blockhost.test';
+
+/**
+ * Waits until setup minted the admin credential NFT, the contract's first token: tests that count
+ * NFTs start after it, so it is never mistaken for (or races with) a subscription's.
+ */
+export async function adminCredentialMinted(kube: KubeClient, timeoutMs = 60_000): Promise<void> {
+  await waitFor(
+    'admin credential minted (HostConfig AdminCredentialMinted)',
+    async () => {
+      const host = await kube.get<HostConfig>(blockhostTypes.hostConfig, HOST_CONFIG_NAME);
+      return (
+        host.status?.conditions?.some((c) => c.type === 'AdminCredentialMinted' && c.status === 'True') ??
+        false
+      );
+    },
+    { timeoutMs, intervalMs: 200 },
+  );
 }

@@ -33,7 +33,7 @@ import { createLogger } from '../../../lib/log.js';
 import { Manager } from '../../../lib/runtime/manager.js';
 import { RuntimeMetrics } from '../../../lib/runtime/metrics.js';
 import { anvilPrivateKey } from '../chain/anvil.js';
-import { useLocalChain } from '../chain/host-config.js';
+import { adminCredentialMinted, useLocalChain } from '../chain/host-config.js';
 import { startLocalChain, type LocalChain } from '../chain/local-chain.js';
 import { claimHostConfig, createTestNamespace, deleteNamespace, eventually, testClient } from '../kube.js';
 
@@ -142,6 +142,8 @@ export function describePurchaseFlow(
         async () => (await kube.get<Plan>(blockhostTypes.plan, planName)).status?.onChainPlanId === '1',
         60_000,
       );
+      // Setup mints the admin credential (token 0) first; the NFT counts below start after it.
+      await adminCredentialMinted(kube);
     }, 600_000);
 
     afterAll(async () => {

@@ -21,7 +21,7 @@ import type { KubeClient } from '../../../lib/kube/client.js';
 import type { KubeObject } from '../../../lib/kube/object.js';
 import { coreTypes } from '../../../lib/kube/resource-types.js';
 import { anvilPrivateKey } from '../../harness/chain/anvil.js';
-import { useLocalChain } from '../../harness/chain/host-config.js';
+import { adminCredentialMinted, useLocalChain } from '../../harness/chain/host-config.js';
 import { startLocalChain, type LocalChain } from '../../harness/chain/local-chain.js';
 import {
   claimHostConfig,
@@ -125,13 +125,15 @@ describe('crash recovery of the controller manager', () => {
       metadata: { name: planName },
       spec: { ...examplePlan.spec, size: { cpu: 1, memoryMiB: 1024, diskGiB: 10, image: 'debian-12' } },
     } as Plan);
-    // A clean manager puts the plan on chain first: a crash at "broadcast" must hit the mint.
+    // A clean manager puts the plan on chain and mints the admin credential (setup) first: a crash
+    // at "broadcast" must hit the subscription's mint.
     startManager();
     await eventually(
       'plan on chain',
       async () => (await kube.get<Plan>(blockhostTypes.plan, planName)).status?.onChainPlanId === '1',
       60_000,
     );
+    await adminCredentialMinted(kube);
     await stopManager();
   }, 180_000);
 

@@ -146,6 +146,40 @@ export class KubevirtBackend implements VmBackend {
   }
 
   /**
+   * The kubevirt.io VirtualMachine API is served (KubeVirt installed) and the configured VM namespace
+   * exists (without one, VMs live beside their VM objects, in namespaces that exist by definition).
+   */
+  async check(): Promise<void> {
+    const { namespace } = this.settings;
+    try {
+      await this.kube.list(kubevirtTypes.virtualMachine, { namespace, limit: 1 });
+    } catch (error) {
+      if (isNotFound(error))
+        throw new BackendError(
+          'the kubevirt.io/v1 VirtualMachine API is not served: KubeVirt is not installed in this cluster',
+          'KubevirtNotInstalled',
+          { cause: error },
+        );
+      throw new BackendError(
+        `cannot list KubeVirt VirtualMachines: ${(error as Error).message}`,
+        'KubevirtUnavailable',
+        { cause: error },
+      );
+    }
+    if (namespace === undefined) return;
+    try {
+      await this.kube.get(coreTypes.namespace, namespace);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      throw new BackendError(
+        `namespace "${namespace}" (backend.kubevirt.namespace) does not exist`,
+        'NamespaceMissing',
+        { cause: error },
+      );
+    }
+  }
+
+  /**
    * KubeVirt's API has no guest-exec, so the command goes the way virt-handler's own agent calls
    * go: virsh qemu-agent-command in the VMI's virt-launcher pod (pods/exec, container `compute`).
    */

@@ -24,6 +24,8 @@ export type LibvirtSettings = NonNullable<HostConfigSpec['backend']['libvirt']>;
 
 const AGENT_PING_TIMEOUT_S = 2;
 const AGENT_COMMAND_TIMEOUT_S = 30;
+/** The connectivity check must stay cheap: a libvirtd that hangs counts as unreachable. */
+const CHECK_TIMEOUT_MS = 10_000;
 
 /** `virsh domstate` words → backend-neutral power states. */
 const POWER_STATES: Record<string, PowerState> = {
@@ -275,6 +277,59 @@ export class LibvirtBackend implements VmBackend {
     });
   }
 
+  /** Connects, then checks that the storage pool runs and the bridge (or NAT network) exists. */
+  async check(): Promise<void> {
+    const { uri, storagePool, networkMode, bridge, natNetwork } = this.settings;
+    await this.virsh(['version'], CHECK_TIMEOUT_MS).catch((error: unknown) => {
+      throw new BackendError(
+        `cannot connect to libvirt at ${uri}: ${(error as Error).message}`,
+        'LibvirtUnreachable',
+        { cause: error },
+      );
+    });
+    const poolInfo = await this.virsh(['pool-info', storagePool], CHECK_TIMEOUT_MS).catch(
+      (error: unknown) => {
+        throw new BackendError(
+          `storage pool "${storagePool}" (backend.libvirt.storagePool) is not usable: ${stderrOf(error)}`,
+          'StoragePoolMissing',
+          { cause: error },
+        );
+      },
+    );
+    if (!/^State:\s+running$/m.test(poolInfo))
+      throw new BackendError(
+        `storage pool "${storagePool}" (backend.libvirt.storagePool) exists but is not running (virsh pool-start ${storagePool})`,
+        'StoragePoolInactive',
+      );
+    if (networkMode === 'bridge') {
+      const xml = await this.virsh(['iface-dumpxml', bridge], CHECK_TIMEOUT_MS).catch((error: unknown) => {
+        throw new BackendError(
+          `bridge "${bridge}" (backend.libvirt.bridge) does not exist on the libvirt host: ${stderrOf(error)}`,
+          'BridgeMissing',
+          { cause: error },
+        );
+      });
+      if (!/<interface type=['"]bridge['"]/.test(xml))
+        throw new BackendError(
+          `interface "${bridge}" (backend.libvirt.bridge) exists but is not a bridge`,
+          'BridgeMissing',
+        );
+    } else {
+      const info = await this.virsh(['net-info', natNetwork], CHECK_TIMEOUT_MS).catch((error: unknown) => {
+        throw new BackendError(
+          `libvirt network "${natNetwork}" (backend.libvirt.natNetwork) is not usable: ${stderrOf(error)}`,
+          'NetworkMissing',
+          { cause: error },
+        );
+      });
+      if (!/^Active:\s+yes$/m.test(info))
+        throw new BackendError(
+          `libvirt network "${natNetwork}" (backend.libvirt.natNetwork) is not active (virsh net-start ${natNetwork})`,
+          'NetworkInactive',
+        );
+    }
+  }
+
   async guestExec(id: string, command: GuestCommand): Promise<GuestExecResult> {
     return execThroughAgent((c) => this.agentCommand(id, c), command);
   }
@@ -312,6 +367,9 @@ function addressesOf(interfaces: AgentInterface[]): ObservedVm['addresses'] {
   const ipv6 = all.find((a) => a.type === 'ipv6' && !/^(fe80|::1$)/i.test(a.address))?.address;
   return { ...(ipv4 && { ipv4 }), ...(ipv6 && { ipv6 }) };
 }
+
+const stderrOf = (error: unknown): string =>
+  error instanceof VirshError ? error.stderr : error instanceof Error ? error.message : String(error);
 
 function asBackendError(error: unknown, reason = 'LibvirtError'): BackendError {
   if (error instanceof BackendError) return error;

@@ -54,6 +54,9 @@ const LOCK_TIMEOUT_MS = 5 * 60_000;
 /** Clone attempts before giving up on finding a VMID no other creator takes first. */
 const MAX_CLONE_ATTEMPTS = 20;
 const PENDING_CLONE_POLL_MS = 1000;
+/** The connectivity check must stay cheap: an API that hangs counts as unreachable. */
+const CHECK_TIMEOUT_MS = 10_000;
+const UNKNOWN_NODE = /hostname lookup '[^']*' failed|no such (cluster )?node/i;
 
 interface ClusterVm {
   vmid: number;
@@ -192,6 +195,37 @@ export class ProxmoxBackend implements VmBackend {
 
   guestExec(id: string, command: GuestCommand): Promise<GuestExecResult> {
     return this.guard('guestExec', () => this.agent.exec(parseVmid(id), command));
+  }
+
+  /**
+   * One cheap call: listing the node's VMs proves the API answers, accepts the token and knows the
+   * node; the list then shows whether every image's template exists and is a template.
+   */
+  check(): Promise<void> {
+    return this.guard('check', async () => {
+      const { node, images } = this.settings;
+      let vms: { vmid: number; template?: number }[];
+      try {
+        vms = await this.client.get(this.qemu, undefined, { retries: 1, timeoutMs: CHECK_TIMEOUT_MS });
+      } catch (error) {
+        // PVE's words for an unknown node (HTTP 500/595): "hostname lookup 'x' failed", "no such node".
+        if (error instanceof PveApiError && error.status >= 500 && UNKNOWN_NODE.test(error.pveMessage))
+          throw new BackendError(
+            `Proxmox node "${node}" (backend.proxmox.node) is not usable: ${error.pveMessage}`,
+            'ProxmoxNodeNotFound',
+            { cause: error },
+          );
+        throw error;
+      }
+      for (const image of images) {
+        const vm = vms.find((v) => Number(v.vmid) === image.templateVmid);
+        if (!vm || !Number(vm.template))
+          throw new BackendError(
+            `template VM ${image.templateVmid} of image "${image.name}" (backend.proxmox.images) ${vm ? 'is not a template' : 'does not exist'} on node ${node}`,
+            'TemplateNotFound',
+          );
+      }
+    });
   }
 
   async close(): Promise<void> {
