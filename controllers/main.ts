@@ -20,7 +20,7 @@ Options:
   --leader-elect <true|false>         campaign for the Lease before reconciling (default true)
   --leader-election-namespace <ns>    namespace of the Lease, the server wallet Secret, Subscriptions,
                                       transaction intents and address claims
-                                      (default $POD_NAMESPACE or blockhost-system)
+                                      (default $POD_NAMESPACE or blockhost)
   --identity <id>                     this replica's name in the Lease (default hostname_pid)
   --resync <seconds>                  re-reconcile every object this often (default 36000)
   -h, --help                          show this help
@@ -34,7 +34,7 @@ const { values } = parseArgs({
     'health-port': { type: 'string', default: '8081' },
     'health-host': { type: 'string', default: '0.0.0.0' },
     'leader-elect': { type: 'string', default: 'true' },
-    'leader-election-namespace': { type: 'string', default: process.env.POD_NAMESPACE ?? 'blockhost-system' },
+    'leader-election-namespace': { type: 'string', default: process.env.POD_NAMESPACE ?? 'blockhost' },
     identity: { type: 'string', default: `${hostname()}_${process.pid}` },
     resync: { type: 'string', default: '36000' },
     help: { type: 'boolean', short: 'h' },
