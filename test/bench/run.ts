@@ -7,6 +7,7 @@ import { backfillRate, emptyScanRate, eventLatency, mintThroughput } from './cha
 import { chartInstall } from './chart-install.js';
 import { controlPlaneColdBuild, controlPlaneWarmStart } from './control-plane.js';
 import { libvirtGuestBoot } from './libvirt-boot.js';
+import { localStackReady } from './local-stack-ready.js';
 import { lifecycleRss2000, purchases500OneBlock, purchaseToActive } from './lifecycle.js';
 import { reconcileThroughput } from './reconcile-throughput.js';
 
@@ -38,6 +39,7 @@ const benchmarks: Record<string, () => Promise<void>> = {
   // One run writes libvirt-define-start and libvirt-guest-agent-ready.
   'libvirt-guest-boot': () => libvirtGuestBoot(),
   'chart-install': () => chartInstall(),
+  'local-stack-ready': () => localStackReady(),
 };
 
 const selected = process.argv.slice(2).filter((arg) => arg !== '--');

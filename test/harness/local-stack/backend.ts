@@ -29,7 +29,7 @@ export async function startLocalBackend(
         description: `libvirt (${env.daemon.uri}, bridge ${env.bridge}, pool ${env.pool}; guests boot under ${env.settings.accelerator ?? 'the default accelerator'})`,
         spec: { backend: { type: 'libvirt', libvirt: env.settings }, ipv4Pool: env.ipv4Pool },
         size: { cpu: 1, memoryMiB: 1024, diskGiB: 3, image: 'debian' },
-        stop: () => env.stop(),
+        stop: () => env.stop([namespace]),
       };
     } catch (error) {
       if (choice === 'libvirt') throw error;
