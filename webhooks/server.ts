@@ -1,4 +1,4 @@
-import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import { GROUP } from '../lib/api/v1alpha1/index.js';
 import type { KubeClient } from '../lib/kube/client.js';
 import { createLogger, type Logger } from '../lib/log.js';
@@ -56,7 +56,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     bodyLimit: options.bodyLimitBytes ?? 8 * 1024 * 1024,
     loggerInstance: log,
     // One line per admission from our handler is enough; fastify's own request logs are noise here.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
   });
 
   async function decide(webhook: Webhook, request: AdmissionRequest): Promise<AdmissionVerdict> {

@@ -2,29 +2,13 @@ import type { KubeClient } from '../../lib/kube/client.js';
 import { isNotFound } from '../../lib/kube/errors.js';
 import type { KubeObject } from '../../lib/kube/object.js';
 import { coreTypes } from '../../lib/kube/resource-types.js';
-
-/** A processed block and its hash, to notice when the chain below us changed. */
-export interface BlockRef {
-  number: number;
-  hash: `0x${string}`;
-}
-
-export interface Checkpoint {
-  /** Every event up to and including this block is stored in the cluster. */
-  block: BlockRef;
-  /** Earlier processed range ends (newest last): where to rewind to after a reorg. */
-  recent: BlockRef[];
-}
+import type { BlockRef, Checkpoint } from '../../lib/chain/checkpoint.js';
 
 interface CheckpointConfigMap extends KubeObject {
   data?: { checkpoint?: string };
 }
 
 const RECENT_KEPT = 64;
-
-/** Name of the checkpoint ConfigMap of one chain and subscriptions contract. */
-export const checkpointName = (chainId: number, subscriptions: string): string =>
-  `blockhost-chain-${chainId}-${subscriptions.slice(2, 10).toLowerCase()}`;
 
 /**
  * The chain watcher's progress, persisted in a ConfigMap (the API is the only database). Writes

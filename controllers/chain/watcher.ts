@@ -6,7 +6,8 @@ import { createChainClient } from '../../lib/chain/rpc.js';
 import type { KubeClient } from '../../lib/kube/client.js';
 import type { Logger } from '../../lib/log.js';
 import { Backoff, sleep } from '../../lib/backoff.js';
-import { CheckpointStore, checkpointName, type BlockRef, type Checkpoint } from './checkpoint.js';
+import { checkpointName, type BlockRef, type Checkpoint } from '../../lib/chain/checkpoint.js';
+import { CheckpointStore } from './checkpoint.js';
 import { LogScanner } from './log-scanner.js';
 import {
   SubscriptionSync,

@@ -3,7 +3,7 @@ import { Registry } from 'prom-client';
 import type { PublicClient } from 'viem';
 import { extendSubscription } from '../../../contracts/deploy.js';
 import { BlockhostSubscriptionsAbi } from '../../../contracts/generated/artifacts.js';
-import { checkpointName, type Checkpoint } from '../../../controllers/chain/checkpoint.js';
+import { checkpointName, type Checkpoint } from '../../../lib/chain/checkpoint.js';
 import { ChainWatcher, type ChainWatcherConfig } from '../../../controllers/chain/watcher.js';
 import { blockhostTypes, type Subscription } from '../../../lib/api/v1alpha1/index.js';
 import { ChainMetrics } from '../../../lib/chain/metrics.js';

@@ -3,7 +3,7 @@ import { Registry } from 'prom-client';
 import { erc20Abi, maxUint256 } from 'viem';
 import { confirm, eventArgs } from '../../../contracts/deploy.js';
 import { AccessCredentialNFTAbi, BlockhostSubscriptionsAbi } from '../../../contracts/generated/artifacts.js';
-import { checkpointName, type Checkpoint } from '../../../controllers/chain/checkpoint.js';
+import { checkpointName, type Checkpoint } from '../../../lib/chain/checkpoint.js';
 import { ChainWatcher, type ChainWatcherConfig } from '../../../controllers/chain/watcher.js';
 import { blockhostTypes, type Subscription } from '../../../lib/api/v1alpha1/index.js';
 import { ChainMetrics } from '../../../lib/chain/metrics.js';
