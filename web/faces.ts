@@ -1,5 +1,7 @@
 import type { Face } from './face.js';
+import { adminFace } from './admin/face.js';
 import { signupFace } from './signup/face.js';
+import { wizardFace } from './wizard/face.js';
 
 /** Every face the server mounts: adding a face is one line here. */
-export const FACES: readonly Face[] = [signupFace];
+export const FACES: readonly Face[] = [signupFace, adminFace, wizardFace];

@@ -22,6 +22,7 @@ import { startLocalChain } from './chain/local-chain.js';
 import { startTestCluster } from './cluster.js';
 import { ensureControlPlaneBinaries } from './control-plane/binaries.js';
 import { startLocalBackend } from './local-stack/backend.js';
+import { publishHostFacts, readLocalHostFacts } from './local-stack/host-facts.js';
 import { startEntry, waitReady, type StackProcess } from './local-stack/processes.js';
 import { freePort } from './processes.js';
 import { generateWebhookTls, registerWebhooks } from './webhooks/webhook-cluster.js';
@@ -188,6 +189,11 @@ async function run(): Promise<void> {
     metadata: { name: 'blockhost-setup-code', namespace: NAMESPACE },
     stringData: { code, issuedAt: new Date().toISOString() },
   } as KubeObject);
+
+  // The wizard's storage and network steps offer this machine's disks and interfaces.
+  await publishHostFacts(client, NAMESPACE, await readLocalHostFacts()).catch((error: unknown) =>
+    step(`no host facts for the wizard: ${(error as Error).message}`),
+  );
 
   const adminKey = anvilPrivateKey(ADMIN_ACCOUNT);
   if (!options['no-demo']) {

@@ -1,8 +1,8 @@
-import { blockhostTypes, HOST_CONFIG_NAME, type HostConfig } from '../../lib/api/v1alpha1/index.js';
+import type { HostConfig } from '../../lib/api/v1alpha1/index.js';
 import { contractsInUse } from '../../lib/chain/contracts.js';
 import type { KubeClient } from '../../lib/kube/client.js';
-import { isNotFound } from '../../lib/kube/errors.js';
 import { originOf } from '../http/security.js';
+import { readHostConfig } from '../shared/host-config.js';
 
 /** What the signup page needs to sell: all public, from the HostConfig (spec and status). */
 export interface SignupConfig {
@@ -67,13 +67,7 @@ export class SignupConfigSource {
   }
 
   private async read(): Promise<SignupConfigResult> {
-    let host: HostConfig | undefined;
-    try {
-      host = await this.kube.get<HostConfig>(blockhostTypes.hostConfig, HOST_CONFIG_NAME);
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
-    const result = signupConfigFrom(host);
+    const result = signupConfigFrom(await readHostConfig(this.kube));
     this.last = { at: this.now(), result };
     return result;
   }

@@ -181,7 +181,7 @@ describe('controller manager', () => {
 });
 
 describe('web', () => {
-  test('has no Secret rights but the setup code, by name', () => {
+  test('reads no Secret but the setup code; may only create the ones the wizard hands over', () => {
     const rules = [
       ...one(render('default'), 'ClusterRole', 'blockhost-web').rules!,
       ...one(render('default'), 'Role', 'blockhost-web').rules!,
@@ -192,6 +192,13 @@ describe('web', () => {
         resources: ['secrets'],
         resourceNames: ['blockhost-setup-code'],
         verbs: ['get', 'update', 'patch'],
+      },
+      { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+      {
+        apiGroups: [''],
+        resources: ['secrets'],
+        resourceNames: ['blockhost-proxmox-token'],
+        verbs: ['patch'],
       },
     ]);
   });

@@ -1,0 +1,564 @@
+// The admin dashboard's HTTP API against a real control plane and a real anvil (no controllers: the
+// admin credential NFT is minted here with the server key, as setup would): challenge login gated on
+// ownerOf, code replay and expiry, CSRF, body limits, session expiry, NFT transfer, and every
+// validation rule of every action, with the Kubernetes Events the actions leave.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { AccessCredentialNFTAbi } from '../../../contracts/generated/artifacts.js';
+import { exampleVM } from '../../../lib/api/v1alpha1/examples.js';
+import {
+  blockhostTypes,
+  HOST_CONFIG_NAME,
+  type HostConfig,
+  type VM,
+} from '../../../lib/api/v1alpha1/index.js';
+import { CODE_ALPHABET } from '../../../lib/crypto/auth-code.js';
+import { signMessage } from '../../../lib/crypto/index.js';
+import type { KubeClient } from '../../../lib/kube/client.js';
+import type { KubeObject } from '../../../lib/kube/object.js';
+import { coreTypes } from '../../../lib/kube/resource-types.js';
+import { adminFace } from '../../../web/admin/face.js';
+import { CSRF_HEADER } from '../../../web/http/sessions.js';
+import { createWebApp } from '../../../web/server.js';
+import { anvilAccount, anvilPrivateKey } from '../../harness/chain/anvil.js';
+import { LOCAL_HOSTNAME, useLocalChain } from '../../harness/chain/host-config.js';
+import { adminMadeVm } from './admin-fixtures.js';
+import { startLocalChain, type LocalChain } from '../../harness/chain/local-chain.js';
+import {
+  claimHostConfig,
+  createTestNamespace,
+  deleteNamespace,
+  eventually,
+  testClient,
+} from '../../harness/kube.js';
+
+/** exampleHostConfig's admin wallet is anvil account 1. */
+const ADMIN = 1;
+const OTHER = 2;
+
+let kube: KubeClient;
+let namespace: string;
+let chain: LocalChain;
+let app: FastifyInstance;
+let release: () => Promise<void>;
+let now = Date.parse('2026-01-01T00:00:00Z');
+
+interface EventObject extends KubeObject {
+  reason: string;
+  note: string;
+  regarding: { name: string; kind: string };
+}
+
+const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
+  app.inject({
+    method: 'POST',
+    url: `/admin${url}`,
+    headers: { 'content-type': 'application/json', ...headers },
+    payload: JSON.stringify(body),
+  });
+const get = (url: string, headers: Record<string, string> = {}) =>
+  app.inject({ method: 'GET', url: `/admin${url}`, headers });
+
+interface Challenge {
+  code: string;
+  machine: string;
+  message: string;
+  expiresAt: string;
+}
+
+async function challenge(): Promise<Challenge> {
+  const response = await post('/api/challenge', {});
+  expect(response.statusCode).toBe(200);
+  return response.json<Challenge>();
+}
+
+const cookieOf = (response: LightMyRequestResponse) => {
+  const header = response.headers['set-cookie'];
+  const value = (Array.isArray(header) ? header : [header]).find((c) => c?.startsWith('bh_admin='));
+  if (!value) throw new Error('no session cookie');
+  return value.split(';')[0]!;
+};
+
+interface Signed {
+  cookie: string;
+  csrf: string;
+  headers: Record<string, string>;
+}
+
+async function signIn(account = ADMIN): Promise<Signed> {
+  const { code, message } = await challenge();
+  const response = await post('/api/login', {
+    code,
+    signature: signMessage(anvilPrivateKey(account), message),
+  });
+  expect(response.statusCode).toBe(200);
+  const cookie = cookieOf(response);
+  const csrf = response.json<{ csrfToken: string }>().csrfToken;
+  return { cookie, csrf, headers: { cookie, [CSRF_HEADER]: csrf } };
+}
+
+const events = async (name: string) =>
+  (await kube.list<EventObject>(coreTypes.event, { namespace })).items.filter(
+    (e) => e.regarding.name === name,
+  );
+
+async function createVm(name: string): Promise<VM> {
+  return kube.create<VM>(blockhostTypes.vm, adminMadeVm(name, namespace));
+}
+
+beforeAll(async () => {
+  kube = testClient();
+  release = await claimHostConfig(kube);
+  namespace = await createTestNamespace(kube, 'admin-http');
+  chain = await startLocalChain({ plans: [] });
+  await useLocalChain(
+    kube,
+    namespace,
+    chain,
+    { confirmations: 1 },
+    { ipv6: { mode: 'none', allocationSize: 64 } },
+  );
+  // Setup's AdminCredentialMinted step, done by hand: token 0 to the admin, minted by the server key.
+  const hash = await chain.deployer.writeContract({
+    address: chain.deployment.nft,
+    abi: AccessCredentialNFTAbi,
+    functionName: 'mint',
+    args: [anvilAccount(ADMIN).address, '0x'],
+  });
+  await chain.publicClient.waitForTransactionReceipt({ hash });
+  // Many logins follow each other here; the login rate limit has its own test in the foundation.
+  app = await createWebApp({
+    kube,
+    namespace,
+    faces: [adminFace],
+    now: () => now,
+    processMetrics: false,
+    loginRateLimit: { max: 1000, timeWindowMs: 60_000 },
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await app?.close();
+  if (namespace) await deleteNamespace(kube, namespace).catch(() => undefined);
+  await chain?.stop();
+  await release?.();
+}, 60_000);
+
+describe('admin login', () => {
+  it('issues a one-time 6-character code in the INTEROP message for the host name, valid 300 s', async () => {
+    const issued = await challenge();
+    expect(issued.code).toMatch(new RegExp(`^[${CODE_ALPHABET}]{6}$`));
+    expect(issued.machine).toBe(LOCAL_HOSTNAME);
+    expect(issued.message).toBe(`Authenticate to ${LOCAL_HOSTNAME} with code: ${issued.code}`);
+    expect(Date.parse(issued.expiresAt) - now).toBe(300_000);
+  });
+
+  it('signs in the holder of the admin NFT, and refuses another wallet with a clear message', async () => {
+    const { headers } = await signIn(ADMIN);
+    expect((await get('/api/session', headers)).json()).toEqual({ wallet: anvilAccount(ADMIN).address });
+
+    const { code, message } = await challenge();
+    const refused = await post('/api/login', {
+      code,
+      signature: signMessage(anvilPrivateKey(OTHER), message),
+    });
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json()).toEqual({
+      error: `Wallet ${anvilAccount(OTHER).address} does not hold the admin credential NFT #0; only its current holder can sign in.`,
+    });
+    expect(refused.headers['set-cookie']).toBeUndefined();
+  });
+
+  it('refuses a replayed code and signature, even after a successful login', async () => {
+    const { code, message } = await challenge();
+    const body = { code, signature: signMessage(anvilPrivateKey(ADMIN), message) };
+    expect((await post('/api/login', body)).statusCode).toBe(200);
+    const replay = await post('/api/login', body);
+    expect(replay.statusCode).toBe(401);
+    expect(replay.json().error).toMatch(/unknown or was already used/);
+  });
+
+  it('refuses an expired code (after 300 s), and burns a code whose signature is wrong', async () => {
+    const late = await challenge();
+    now += 300_000;
+    const expired = await post('/api/login', {
+      code: late.code,
+      signature: signMessage(anvilPrivateKey(ADMIN), late.message),
+    });
+    expect(expired.statusCode).toBe(401);
+    expect(expired.json().error).toMatch(/expired/);
+
+    // Signed for another code: recovers to some other address, so it is not the admin.
+    const first = await challenge();
+    const second = await challenge();
+    const crossed = await post('/api/login', {
+      code: first.code,
+      signature: signMessage(anvilPrivateKey(ADMIN), second.message),
+    });
+    expect(crossed.statusCode).toBe(403);
+    const retry = await post('/api/login', {
+      code: first.code,
+      signature: signMessage(anvilPrivateKey(ADMIN), first.message),
+    });
+    expect(retry.statusCode).toBe(401);
+
+    const garbage = await challenge();
+    const invalid = await post('/api/login', { code: garbage.code, signature: `0x${'00'.repeat(65)}` });
+    expect(invalid.statusCode).toBe(401);
+    expect(invalid.json().error).toMatch(/signature is not valid/);
+  });
+
+  it('validates the login body', async () => {
+    const cases: [unknown, Record<string, string>][] = [
+      [
+        {},
+        { code: expect.any(String) as unknown as string, signature: expect.any(String) as unknown as string },
+      ],
+      [
+        { code: 'ABC', signature: `0x${'1b'.repeat(65)}` },
+        { code: expect.stringMatching(/6-character/) as unknown as string },
+      ],
+      [
+        { code: 'ABCDE0', signature: `0x${'1b'.repeat(65)}` },
+        { code: expect.stringMatching(/letters and digits/) as unknown as string },
+      ],
+      [
+        { code: 'ABCDEF', signature: '0x1234' },
+        { signature: expect.stringMatching(/65-byte/) as unknown as string },
+      ],
+      [
+        { code: 'ABCDEF', signature: `0x${'1b'.repeat(65)}`, wallet: '0x0' },
+        { '': expect.stringMatching(/wallet/) as unknown as string },
+      ],
+    ];
+    for (const [body, fields] of cases) {
+      const response = await post('/api/login', body);
+      expect(response.statusCode).toBe(400);
+      expect(response.json()).toEqual({ error: expect.stringMatching(/^invalid request body/), fields });
+    }
+    const challengeBody = await post('/api/challenge', { machine: 'evil' });
+    expect(challengeBody.statusCode).toBe(400);
+    const notJson = await app.inject({
+      method: 'POST',
+      url: '/admin/api/login',
+      headers: { 'content-type': 'text/plain' },
+      payload: 'x',
+    });
+    expect(notJson.statusCode).toBe(415);
+  });
+
+  it('refuses oversized bodies with 413', async () => {
+    const { headers } = await signIn();
+    const big = { code: 'ABCDEF', signature: 'x'.repeat(65 * 1024) };
+    expect((await post('/api/login', big)).statusCode).toBe(413);
+    expect(
+      (await post('/api/vms/blockhost-001/stop', { padding: 'x'.repeat(65 * 1024) }, headers)).statusCode,
+    ).toBe(413);
+  });
+
+  it('ends sessions after 1 hour, and on logout', async () => {
+    const { headers } = await signIn();
+    now += 59 * 60_000;
+    expect((await get('/api/session', headers)).statusCode).toBe(200);
+    now += 60_000;
+    const expired = await get('/api/session', headers);
+    expect(expired.statusCode).toBe(401);
+
+    const fresh = await signIn();
+    expect((await post('/api/logout', {}, fresh.headers)).json()).toEqual({ done: true });
+    expect((await get('/api/session', fresh.headers)).statusCode).toBe(401);
+  });
+
+  it('keeps every page and API behind the login', async () => {
+    for (const path of [
+      '/api/overview',
+      '/api/charts',
+      '/api/vms',
+      '/api/subscriptions',
+      '/api/wallet',
+      '/api/network',
+      '/api/system',
+    ])
+      expect((await get(path)).statusCode).toBe(401);
+    for (const path of ['/', '/vms', '/subscriptions', '/wallet', '/network', '/system']) {
+      const page = await get(path);
+      expect(page.statusCode).toBe(302);
+      expect(page.headers.location).toBe('/admin/login');
+    }
+    expect((await get('/login')).statusCode).toBe(200);
+  });
+});
+
+describe('VM actions', () => {
+  it('rejects state changes without the CSRF token of the session', async () => {
+    await createVm('csrf-vm');
+    const { cookie, csrf } = await signIn();
+    expect((await post('/api/vms/csrf-vm/stop', {}, { cookie })).statusCode).toBe(403);
+    expect((await post('/api/vms/csrf-vm/stop', {}, { cookie, [CSRF_HEADER]: `${csrf}x` })).statusCode).toBe(
+      403,
+    );
+    const other = await signIn();
+    // Another live session's token does not fit this session.
+    expect((await post('/api/vms/csrf-vm/stop', {}, { cookie, [CSRF_HEADER]: other.csrf })).statusCode).toBe(
+      403,
+    );
+    expect((await kube.get<VM>(blockhostTypes.vm, 'csrf-vm', namespace)).spec.runStrategy).toBe('Always');
+    expect((await post('/api/vms/csrf-vm/stop', {}, { cookie, [CSRF_HEADER]: csrf })).statusCode).toBe(200);
+  });
+
+  it('stops and starts a VM by patching runStrategy, with an Event naming the admin', async () => {
+    await createVm('power-vm');
+    const { headers } = await signIn();
+    const wallet = anvilAccount(ADMIN).address;
+    const stop = await post('/api/vms/power-vm/stop', {}, headers);
+    expect(stop.json()).toEqual({ name: 'power-vm', action: 'stop', changed: true });
+    expect((await kube.get<VM>(blockhostTypes.vm, 'power-vm', namespace)).spec.runStrategy).toBe('Halted');
+    expect((await post('/api/vms/power-vm/stop', {}, headers)).json()).toMatchObject({ changed: false });
+    const start = await post('/api/vms/power-vm/start', {}, headers);
+    expect(start.json()).toEqual({ name: 'power-vm', action: 'start', changed: true });
+    expect((await kube.get<VM>(blockhostTypes.vm, 'power-vm', namespace)).spec.runStrategy).toBe('Always');
+    await eventually('admin events recorded', async () => (await events('power-vm')).length === 2);
+    const recorded = await events('power-vm');
+    expect(recorded.map((e) => e.reason).sort()).toEqual(['AdminStart', 'AdminStop']);
+    for (const event of recorded) expect(event.note).toContain(`admin ${wallet}`);
+  });
+
+  it('destroys a VM only with its name typed as confirmation', async () => {
+    const vm = await createVm('doomed-vm');
+    const { headers } = await signIn();
+    const wrong = await post('/api/vms/doomed-vm/destroy', { confirm: 'other-vm' }, headers);
+    expect(wrong.statusCode).toBe(400);
+    expect(wrong.json().fields).toEqual({ confirm: 'type the VM name "doomed-vm" exactly to confirm' });
+    expect((await post('/api/vms/doomed-vm/destroy', {}, headers)).json().fields).toEqual({
+      confirm: expect.any(String),
+    });
+    expect((await kube.get<VM>(blockhostTypes.vm, 'doomed-vm', namespace)).metadata.uid).toBe(
+      vm.metadata.uid,
+    );
+
+    const done = await post('/api/vms/doomed-vm/destroy', { confirm: 'doomed-vm' }, headers);
+    expect(done.json()).toEqual({ name: 'doomed-vm', action: 'destroy', changed: true });
+    await expect(kube.get(blockhostTypes.vm, 'doomed-vm', namespace)).rejects.toThrow(/not found/);
+    await eventually('destroy event', async () =>
+      (await events('doomed-vm')).some((e) => e.reason === 'AdminDestroy'),
+    );
+  });
+
+  it('validates names, actions and bodies, and answers 404 for a missing VM', async () => {
+    await createVm('valid-vm');
+    const { headers } = await signIn();
+    const cases: [string, unknown, number, Record<string, string>?][] = [
+      ['/api/vms/Bad_Name/stop', {}, 400, { name: 'must be a VM name: lowercase letters, digits and "-"' }],
+      [
+        '/api/vms/valid-vm/kill',
+        {},
+        400,
+        { action: expect.stringMatching(/kill.*not available/) as unknown as string },
+      ],
+      ['/api/vms/valid-vm/reboot', {}, 400, { action: expect.any(String) as unknown as string }],
+      [
+        '/api/vms/valid-vm/start',
+        { force: true },
+        400,
+        { '': expect.stringMatching(/force/) as unknown as string },
+      ],
+      [
+        '/api/vms/valid-vm/destroy',
+        { confirm: 'valid-vm', now: true },
+        400,
+        { '': expect.stringMatching(/now/) as unknown as string },
+      ],
+      [
+        '/api/vms/valid-vm/destroy',
+        { confirm: 7 },
+        400,
+        { confirm: expect.any(String) as unknown as string },
+      ],
+      ['/api/vms/missing-vm/stop', {}, 404],
+    ];
+    for (const [url, body, status, fields] of cases) {
+      const response = await post(url, body, headers);
+      expect([url, response.statusCode]).toEqual([url, status]);
+      if (fields) expect(response.json().fields).toEqual(fields);
+    }
+    expect((await kube.get<VM>(blockhostTypes.vm, 'valid-vm', namespace)).spec.runStrategy).toBe('Always');
+    expect(await events('valid-vm')).toEqual([]);
+  });
+
+  it('lists VMs with state, owner and addresses', async () => {
+    const { headers } = await signIn();
+    const { vms } = (await get('/api/vms', headers)).json<{
+      vms: { name: string; ownerWallet: string; runStrategy: string }[];
+    }>();
+    expect(vms.find((vm) => vm.name === 'power-vm')).toMatchObject({
+      ownerWallet: exampleVM.spec.ownerWallet,
+      runStrategy: 'Always',
+    });
+  });
+});
+
+describe('network and security', () => {
+  const commands = {
+    enabled: true,
+    commandName: 'knock-knock',
+    ports: [22, 2222],
+    durationSeconds: 600,
+    maxCommandAgeSeconds: 120,
+  };
+
+  it('updates the admin-command settings on the HostConfig, with an Event', async () => {
+    const { headers } = await signIn();
+    const network = (await get('/api/network', headers)).json<{
+      resourceVersion: string;
+      ipv4Pool: unknown;
+    }>();
+    expect(network.ipv4Pool).toEqual(
+      (await kube.get<HostConfig>(blockhostTypes.hostConfig, HOST_CONFIG_NAME)).spec.ipv4Pool,
+    );
+    const saved = await post(
+      '/api/security',
+      { commands, resourceVersion: network.resourceVersion },
+      headers,
+    );
+    expect(saved.statusCode).toBe(200);
+    const host = await kube.get<HostConfig>(blockhostTypes.hostConfig, HOST_CONFIG_NAME);
+    expect(host.spec.admin.commands).toEqual(commands);
+
+    // Disabling without a name removes the old name.
+    const off = await post(
+      '/api/security',
+      {
+        commands: { enabled: false, ports: [22], durationSeconds: 300, maxCommandAgeSeconds: 300 },
+        resourceVersion: host.metadata.resourceVersion,
+      },
+      headers,
+    );
+    expect(off.statusCode).toBe(200);
+    expect(
+      (await kube.get<HostConfig>(blockhostTypes.hostConfig, HOST_CONFIG_NAME)).spec.admin.commands
+        .commandName,
+    ).toBeUndefined();
+
+    const stale = await post(
+      '/api/security',
+      { commands, resourceVersion: network.resourceVersion },
+      headers,
+    );
+    expect(stale.statusCode).toBe(409);
+    await eventually('HostConfig events', async () => {
+      const recorded = (await kube.list<EventObject>(coreTypes.event, { namespace: 'default' })).items.filter(
+        (e) =>
+          e.regarding.kind === 'HostConfig' &&
+          e.reason === 'AdminCommandsUpdated' &&
+          e.note.includes(anvilAccount(ADMIN).address),
+      );
+      return recorded.length >= 2;
+    });
+  });
+
+  it('validates every admin-command field with the HostConfig schema', async () => {
+    const { headers } = await signIn();
+    const { resourceVersion } = (await get('/api/network', headers)).json<{ resourceVersion: string }>();
+    const before = (await kube.get<HostConfig>(blockhostTypes.hostConfig, HOST_CONFIG_NAME)).spec.admin
+      .commands;
+    const cases: [Record<string, unknown>, string][] = [
+      [{ enabled: true, commandName: undefined }, 'commands.commandName'],
+      [{ commandName: 'no spaces' }, 'commands.commandName'],
+      [{ commandName: 'x'.repeat(65) }, 'commands.commandName'],
+      [{ ports: [70000] }, 'commands.ports.0'],
+      [{ ports: [] }, 'commands.ports'],
+      [{ ports: [22, 22] }, 'commands.ports.1'],
+      [{ durationSeconds: 0 }, 'commands.durationSeconds'],
+      [{ durationSeconds: 3601 }, 'commands.durationSeconds'],
+      [{ maxCommandAgeSeconds: 1.5 }, 'commands.maxCommandAgeSeconds'],
+      [{ enabled: 'yes' }, 'commands.enabled'],
+    ];
+    for (const [change, field] of cases) {
+      const response = await post(
+        '/api/security',
+        { commands: { ...commands, ...change }, resourceVersion },
+        headers,
+      );
+      expect([change, response.statusCode]).toEqual([change, 400]);
+      expect([change, Object.keys(response.json().fields)]).toEqual([
+        change,
+        expect.arrayContaining([field]),
+      ]);
+    }
+    expect((await post('/api/security', { commands }, headers)).json().fields).toEqual({
+      resourceVersion: expect.any(String),
+    });
+    expect((await post('/api/security', { commands, resourceVersion, extra: 1 }, headers)).statusCode).toBe(
+      400,
+    );
+    expect(
+      (await kube.get<HostConfig>(blockhostTypes.hostConfig, HOST_CONFIG_NAME)).spec.admin.commands,
+    ).toEqual(before);
+  });
+});
+
+describe('read-only pages', () => {
+  it('serves overview, charts, wallet balances, subscriptions and system info', async () => {
+    const { headers } = await signIn();
+    const overview = (await get('/api/overview', headers)).json<{
+      host: unknown;
+      vms: Record<string, number>;
+      chain: { head?: string; error?: string };
+      revenue: { revenue?: unknown };
+    }>();
+    expect(overview.host).toMatchObject({ hostname: LOCAL_HOSTNAME, chainId: chain.anvil.chainId });
+    expect(overview.vms.Pending!).toBeGreaterThanOrEqual(2);
+    expect(overview.chain.head).toMatch(/^\d+$/);
+    // No chain watcher runs here, so there is no checkpoint, and the page says so.
+    expect(overview.chain.error).toMatch(/checkpoint/);
+    expect(overview.revenue.revenue).toMatchObject({ purchases: 0, byToken: {} });
+
+    const charts = (await get('/api/charts', headers)).json<{
+      vms: { total: number }[];
+      purchases: unknown[];
+    }>();
+    expect(charts.vms).toHaveLength(30);
+    expect(charts.vms.at(-1)!.total).toBe(0); // the fake clock is in 2026; the VMs were made today
+
+    const wallet = (await get('/api/wallet', headers)).json<{
+      wallets: { role: string; address?: string; native?: string }[];
+    }>();
+    const admin = wallet.wallets.find((w) => w.role === 'admin')!;
+    expect(admin.address).toBe(anvilAccount(ADMIN).address);
+    expect(BigInt(admin.native!)).toBe(
+      await chain.publicClient.getBalance({ address: anvilAccount(ADMIN).address }),
+    );
+
+    expect((await get('/api/subscriptions', headers)).json()).toEqual({ subscriptions: [] });
+    const system = (await get('/api/system', headers)).json<{ nodes: { items: unknown[] } }>();
+    expect(system.nodes).toEqual({ items: [] }); // the test control plane runs no kubelet
+  });
+});
+
+describe('NFT transfer', () => {
+  it("moves admin rights: the old holder's session ends within 60 s, the new holder signs in", async () => {
+    const old = await signIn(ADMIN);
+    const hash = await chain.wallet(ADMIN).writeContract({
+      address: chain.deployment.nft,
+      abi: AccessCredentialNFTAbi,
+      functionName: 'transferFrom',
+      args: [anvilAccount(ADMIN).address, anvilAccount(OTHER).address, 0n],
+    });
+    await chain.publicClient.waitForTransactionReceipt({ hash });
+    // Still cached: ownerOf is read at most once a minute.
+    expect((await get('/api/session', old.headers)).statusCode).toBe(200);
+    now += 60_001;
+    const ended = await get('/api/session', old.headers);
+    expect(ended.statusCode).toBe(403);
+    expect(ended.json().error).toMatch(/no longer holds the admin credential NFT #0/);
+    expect((await get('/api/session', old.headers)).statusCode).toBe(401);
+
+    const next = await signIn(OTHER);
+    expect((await get('/api/session', next.headers)).json()).toEqual({ wallet: anvilAccount(OTHER).address });
+    const { code, message } = await challenge();
+    expect(
+      (await post('/api/login', { code, signature: signMessage(anvilPrivateKey(ADMIN), message) }))
+        .statusCode,
+    ).toBe(403);
+  });
+});

@@ -1,0 +1,48 @@
+import type { HostConfig } from '../../lib/api/v1alpha1/index.js';
+import { contractsInUse } from '../../lib/chain/contracts.js';
+import type { KubeClient } from '../../lib/kube/client.js';
+import { HttpError } from '../http/errors.js';
+import { readHostConfig } from '../shared/host-config.js';
+
+/** What the dashboard needs of the chain to know who the admin is and to read balances. */
+export interface AdminChain {
+  chainId: number;
+  endpoints: string[];
+  nft: `0x${string}`;
+  subscriptions?: `0x${string}`;
+  stablecoin?: `0x${string}`;
+  startBlock?: number;
+  /** Token id of the admin credential NFT: the one setup minted, else the one spec names. */
+  credentialTokenId: bigint;
+}
+
+/** The HostConfig, or 503 with the reason the dashboard cannot work yet. */
+export async function requireHostConfig(kube: KubeClient): Promise<HostConfig> {
+  const host = await readHostConfig(kube);
+  if (!host) throw new HttpError(503, 'This host has not been set up yet: finish the setup wizard first.');
+  return host;
+}
+
+/** Pure: the chain facts of `host`, or a 503 naming what setup has not done yet. */
+export function adminChainOf(host: HostConfig): AdminChain {
+  const contracts = contractsInUse(host);
+  if (!contracts?.nft) throw new HttpError(503, 'The admin credential contract is not deployed yet.');
+  const stablecoin = host.status?.contracts?.stablecoin ?? host.spec.chain.stablecoin;
+  return {
+    chainId: host.spec.chain.chainId,
+    endpoints: host.spec.chain.rpcEndpoints,
+    nft: contracts.nft as `0x${string}`,
+    ...(contracts.subscriptions && { subscriptions: contracts.subscriptions as `0x${string}` }),
+    ...(stablecoin && { stablecoin: stablecoin as `0x${string}` }),
+    ...(contracts.startBlock !== undefined && { startBlock: contracts.startBlock }),
+    credentialTokenId: BigInt(host.status?.adminCredentialTokenId ?? host.spec.admin.credentialTokenId),
+  };
+}
+
+/**
+ * The machine name in the login message: the public host name the operator gave the signup page
+ * (stable, and what the admin expects to read in the wallet), else the name the browser used.
+ */
+export function machineName(host: HostConfig, requestHostname: string): string {
+  return host.spec.signup?.hostname ?? requestHostname;
+}

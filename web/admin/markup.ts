@@ -1,0 +1,167 @@
+import { html, type SafeHtml } from '../assets/html.js';
+
+/** The dashboard's pages: path under the prefix, navigation label, and the page's title. */
+export const ADMIN_PAGES = [
+  { id: 'overview', path: '/', label: 'Overview', title: 'Overview' },
+  { id: 'vms', path: '/vms', label: 'VMs', title: 'Virtual machines' },
+  { id: 'subscriptions', path: '/subscriptions', label: 'Subscriptions', title: 'Subscriptions' },
+  { id: 'wallet', path: '/wallet', label: 'Wallet', title: 'Wallet' },
+  { id: 'network', path: '/network', label: 'Network & security', title: 'Network and security' },
+  { id: 'system', path: '/system', label: 'System', title: 'System' },
+] as const;
+
+export type AdminPageId = (typeof ADMIN_PAGES)[number]['id'];
+
+function nav(prefix: string, current: AdminPageId): SafeHtml {
+  const links = ADMIN_PAGES.map(
+    (page) =>
+      html`<a
+        href="${prefix}${page.path === '/' ? '/' : page.path}"
+        ${page.id === current ? html`aria-current="page"` : ''}
+        >${page.label}</a
+      >`,
+  );
+  return html`<nav class="admin-nav" aria-label="Dashboard">
+    ${links}
+    <button type="button" id="logout" class="secondary">Sign out</button>
+  </nav>`;
+}
+
+const BODIES: Record<AdminPageId, SafeHtml> = {
+  overview: html`
+    <section class="card" aria-labelledby="host-title">
+      <h2 id="host-title">Host</h2>
+      <dl class="details" id="host-details"></dl>
+    </section>
+    <section class="card" aria-labelledby="chain-title">
+      <h2 id="chain-title">Chain</h2>
+      <dl class="details" id="chain-details"></dl>
+    </section>
+    <section class="card" aria-labelledby="phases-title">
+      <h2 id="phases-title">Subscriptions and VMs by phase</h2>
+      <div class="row" id="phase-tables"></div>
+    </section>
+    <section class="card" aria-labelledby="revenue-title">
+      <h2 id="revenue-title">Revenue</h2>
+      <p class="hint">
+        Sum of the payments recorded on-chain (SubscriptionCreated and SubscriptionExtended events of the
+        subscriptions contract), before any revenue share.
+      </p>
+      <dl class="details" id="revenue-details"></dl>
+    </section>
+    <section class="card" aria-labelledby="charts-title">
+      <h2 id="charts-title">Last 30 days</h2>
+      <figure id="vm-chart" class="chart"></figure>
+      <figure id="purchase-chart" class="chart"></figure>
+    </section>
+  `,
+  vms: html`
+    <section class="card" aria-labelledby="vms-title">
+      <h2 id="vms-title">Virtual machines</h2>
+      <div id="vm-table" class="table-scroll"></div>
+    </section>
+    <section class="card" id="confirm" aria-labelledby="confirm-title" hidden>
+      <h2 id="confirm-title">Confirm</h2>
+      <p id="confirm-text"></p>
+      <form id="confirm-form" novalidate>
+        <div id="confirm-typed" hidden>
+          <label for="confirm-name">Type the VM name to confirm</label>
+          <input id="confirm-name" name="confirm" autocomplete="off" spellcheck="false" />
+        </div>
+        <div class="row">
+          <button type="submit" id="confirm-go">Confirm</button>
+          <button type="button" id="confirm-cancel" class="secondary">Cancel</button>
+        </div>
+      </form>
+    </section>
+  `,
+  subscriptions: html`
+    <section class="card" aria-labelledby="subs-title">
+      <h2 id="subs-title">Subscriptions</h2>
+      <p class="hint">Mirrored from the chain by the chain watcher; read only.</p>
+      <div id="subscription-table" class="table-scroll"></div>
+    </section>
+  `,
+  wallet: html`
+    <section class="card" aria-labelledby="balances-title">
+      <h2 id="balances-title">Balances</h2>
+      <div id="balances" class="table-scroll"></div>
+    </section>
+    <section class="card" aria-labelledby="withdraw-title">
+      <h2 id="withdraw-title">Withdraw and send</h2>
+      <p class="hint">
+        Not available from the dashboard yet: they need the server key, which only the controller manager may
+        read. Use the contract owner's tools for now.
+      </p>
+    </section>
+  `,
+  network: html`
+    <section class="card" aria-labelledby="net-title">
+      <h2 id="net-title">Network</h2>
+      <dl class="details" id="network-details"></dl>
+    </section>
+    <section class="card" aria-labelledby="sec-title">
+      <h2 id="sec-title">Admin commands (port knocking)</h2>
+      <form id="security-form" novalidate>
+        <label class="choice" for="commands-enabled"
+          ><input type="checkbox" id="commands-enabled" name="commands.enabled" /> Accept on-chain admin
+          commands</label
+        >
+        <label for="commands-name">Command name (a secret)</label>
+        <input id="commands-name" name="commands.commandName" autocomplete="off" spellcheck="false" />
+        <label for="commands-ports">Ports a knock opens (comma separated)</label>
+        <input id="commands-ports" name="commands.ports" inputmode="numeric" />
+        <label for="commands-duration">Open for (seconds)</label>
+        <input id="commands-duration" name="commands.durationSeconds" type="number" min="1" max="3600" />
+        <label for="commands-age">Oldest command accepted (seconds)</label>
+        <input id="commands-age" name="commands.maxCommandAgeSeconds" type="number" min="1" max="3600" />
+        <button type="submit" id="security-save">Save</button>
+      </form>
+      <div id="security-notice" role="status" hidden></div>
+    </section>
+  `,
+  system: html`
+    <section class="card" aria-labelledby="nodes-title">
+      <h2 id="nodes-title">Kubernetes node</h2>
+      <div id="nodes"></div>
+    </section>
+    <section class="card" aria-labelledby="storage-title">
+      <h2 id="storage-title">Storage</h2>
+      <dl class="details" id="storage-details"></dl>
+      <div id="storage-classes" class="table-scroll"></div>
+    </section>
+  `,
+};
+
+/** One dashboard page: navigation, a notice area, and the page's sections (filled by its script). */
+export function adminPage(prefix: string, id: AdminPageId, wallet: string): SafeHtml {
+  const page = ADMIN_PAGES.find((p) => p.id === id)!;
+  return html`
+    ${nav(prefix, id)}
+    <h1>${page.title}</h1>
+    <p class="hint">Signed in as <span class="mono" id="admin-wallet">${wallet}</span></p>
+    <div id="notice" role="alert" hidden></div>
+    ${BODIES[id]}
+  `;
+}
+
+export function loginPage(): SafeHtml {
+  return html`
+    <h1>Admin sign in</h1>
+    <p class="hint">
+      Only the wallet that holds this host's admin credential NFT can sign in. Your wallet is asked to sign a
+      one-time code.
+    </p>
+    <section class="card" aria-labelledby="login-title">
+      <h2 id="login-title">Sign in with your wallet</h2>
+      <dl class="details" id="challenge" hidden>
+        <dt>Code</dt>
+        <dd id="challenge-code" class="mono"></dd>
+        <dt>Machine</dt>
+        <dd id="challenge-machine" class="mono"></dd>
+      </dl>
+      <button type="button" id="login">Connect wallet and sign in</button>
+      <div id="login-notice" role="alert" hidden></div>
+    </section>
+  `;
+}
