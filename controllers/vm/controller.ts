@@ -320,9 +320,11 @@ export function registerVmController(manager: Manager, options: VmControllerOpti
     host: HostConfig,
     log: ReconcileContext['log'],
   ): Promise<ReconcileResult> {
+    // The backend first: a VM this host cannot serve (another backend) takes no finalizer and no
+    // pool addresses, so it never holds addresses other VMs need.
+    const backend = await options.backends.for(host, vm.spec.backend);
     vm = await ensureFinalizer(kube, blockhostTypes.vm, vm, VM_FINALIZER);
     vm = await ensureAddresses(vm, host);
-    const backend = await options.backends.for(host, vm.spec.backend);
     let observed = await backend.observe(ref(vm));
     if (observed && !owned(vm, observed))
       throw new BackendError(

@@ -47,8 +47,8 @@ function network({ values, facts }: FormContext): SafeHtml {
         hint: 'Up to 3, separated by commas.',
       }),
       html`<p class="notice warn" role="note">
-        A wrong static address can cut you off. The node applies it with a connectivity check and rolls back
-        to the previous address when the gateway stops answering.
+        This is recorded in the host's configuration; BlockHost does not change the running server's address
+        yet. Change it on the server's console, where a wrong address cannot cut you off.
       </p>`,
     )}
     ${input(values, 'signup.hostname', 'Public host name (optional)', { placeholder: 'vms.example.com', hint: 'Where customers find the signup page; absent: the node address.' })}

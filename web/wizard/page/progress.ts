@@ -44,7 +44,7 @@ function finished(): void {
   byId('back-to-summary').hidden = true;
   // The last conditions read were from before Ready; the closed wizard can no longer refresh them.
   byId('steps-card').hidden = true;
-  showNotice(byId('progress-message'), 'ok', 'Setup is complete: the setup wizard is now closed.');
+  showNotice(byId('progress-message'), 'ok', 'Every setup step is done; the setup wizard is now closed.');
 }
 
 export function startProgress(): void {
