@@ -15,6 +15,7 @@ import { BackendProvider, type BackendFactory } from './vm/backends/provider.js'
 import { registerVmController, type VmControllerOptions, type VmControllerStep } from './vm/controller.js';
 import type { SenderStep } from './chain/tx-sender.js';
 import type { HostConfigStep } from './hostconfig/step.js';
+import { registerWalletRequestController, type WalletRequestStep } from './wallet/controller.js';
 import type { BackendType } from '../lib/api/v1alpha1/index.js';
 
 export interface ControllerSetup {
@@ -25,7 +26,7 @@ export interface ControllerSetup {
   backendFactories?: Partial<Record<BackendType, BackendFactory>>;
   vm?: Omit<VmControllerOptions, 'backends' | 'claimsNamespace' | 'onStep'>;
   /** Test hook at the steps where a crash matters most (fault-injection tests kill the process there). */
-  onStep?: (step: VmControllerStep | SenderStep | HostConfigStep) => void;
+  onStep?: (step: VmControllerStep | SenderStep | HostConfigStep | WalletRequestStep) => void;
   subscription?: SubscriptionControllerOptions;
 }
 
@@ -49,6 +50,7 @@ export function registerControllers(manager: Manager, setup: ControllerSetup): {
   registerPlanController(manager, chain);
   registerSubscriptionController(manager, chain, setup.subscription);
   registerVmController(manager, { ...setup.vm, backends, claimsNamespace: namespace, onStep: setup.onStep });
+  registerWalletRequestController(manager, chain, setup.onStep);
   manager.addRunnable(
     'chain-watcher',
     chainWatcherRunnable(chain, log.child({ component: 'chain-watcher' })),

@@ -119,7 +119,7 @@ awk -v hash="$password_hash" '
   { print }' "$repo_dir/preseed/blockhost.preseed" >"$tree/preseed.cfg"
 mkdir -p "$tree/blockhost/k3s" "$tree/blockhost/artifacts"
 cp "$repo_dir"/k3s/firstboot.sh "$repo_dir"/k3s/lib.sh "$repo_dir"/k3s/blockhost-setup-code \
-  "$repo_dir"/k3s/blockhost-bridge "$repo_dir"/k3s/blockhost-firstboot.service "$repo_dir"/k3s/README.md "$tree/blockhost/k3s/"
+  "$repo_dir"/k3s/blockhost-bridge "$repo_dir"/k3s/blockhost-host-facts "$repo_dir"/k3s/blockhost-firstboot.service "$repo_dir"/k3s/README.md "$tree/blockhost/k3s/"
 cp "$repo_dir/preseed/late-command.sh" "$tree/blockhost/late-command.sh"
 # Reflinks where the filesystem allows: the images are hundreds of megabytes.
 cp -R --reflink=auto "$payload/." "$tree/blockhost/artifacts/"

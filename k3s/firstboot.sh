@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # BlockHost first boot, run once by blockhost-firstboot.service after the Debian install: bridge
 # (libvirt backend only), k3s and images from the artifacts the ISO carried (no internet), the
-# Helm chart through k3s' HelmChart manifests, and the wizard's one-time code on the console.
+# Helm chart through k3s' HelmChart manifests, the host's disks and interfaces for the wizard, and
+# the wizard's one-time code on the console.
 # Each step leaves a marker in the state dir when it is done, so a run that was killed or failed
 # continues with the first unfinished step.
 set -euo pipefail
@@ -37,6 +38,7 @@ Runs the BlockHost first-boot steps that are not done yet, in order:
   k3s         k3s binary -> /usr/local/bin, k3s' install.sh with INSTALL_K3S_SKIP_DOWNLOAD=true
   node-ready  wait until the node is Ready
   chart       HelmChart manifest (chart .tgz inline) -> /var/lib/rancher/k3s/server/manifests/
+  host-facts  disks and interfaces -> ConfigMap blockhost-host-facts (blockhost-host-facts)
   setup-code  one-time code Secret + console message (blockhost-setup-code)
 Markers: \$BLOCKHOST_STATE_DIR/<step>.done (default /var/lib/blockhost/firstboot); when all are done,
 'complete' is written and the systemd unit no longer starts. Log: /var/log/blockhost-firstboot.log.
@@ -53,7 +55,7 @@ path, for tests), BLOCKHOST_KUBECTL (default "k3s kubectl"), BLOCKHOST_STATE_DIR
 EOF
 }
 
-steps=(bridge images k3s node-ready chart setup-code)
+steps=(bridge images k3s node-ready chart host-facts setup-code)
 
 status=false
 for arg in "$@"; do
@@ -153,6 +155,16 @@ EOF
   } >"$manifests_dir/.blockhost.yaml.tmp"
   mv "$manifests_dir/.blockhost.yaml.tmp" "$manifests_dir/blockhost.yaml"
   log "wrote $manifests_dir/blockhost.yaml ($(basename "$chart"))"
+}
+
+step_host_facts() {
+  # The wizard works without the facts (it then asks for less and offers no disks), so a failure
+  # does not hold back the setup code; it stays in the log with the command that repeats it.
+  if ! BLOCKHOST_NAMESPACE="$BLOCKHOST_NAMESPACE" BLOCKHOST_KUBECTL="$BLOCKHOST_KUBECTL" \
+    BLOCKHOST_LOG_FILE="$BLOCKHOST_LOG_FILE" "$script_dir/blockhost-host-facts"; then
+    log "WARNING: the host's disks and interfaces could not be recorded for the setup wizard (see above)."
+    log "WARNING: fix the cause, then run: blockhost-host-facts"
+  fi
 }
 
 step_setup_code() {

@@ -1,5 +1,5 @@
 # shellcheck shell=bash disable=SC2034 # constants here are used by the scripts that source this file
-# Shared by firstboot.sh, blockhost-setup-code and blockhost-bridge: paths (all below
+# Shared by firstboot.sh, blockhost-setup-code, blockhost-host-facts and blockhost-bridge: paths (all below
 # BLOCKHOST_ROOT, so tests can run the scripts against a temporary directory), logging, and the
 # one-time code with its console message. Sourced, never run.
 
@@ -34,11 +34,17 @@ die() {
   exit 1
 }
 
-# The kubectl command as an array (it may be "k3s kubectl", two words).
-kubectl_cmd() {
+# Runs a command given as one string of words (overridable commands such as "k3s kubectl").
+run_words() {
   local -a cmd
-  read -r -a cmd <<<"$BLOCKHOST_KUBECTL"
+  read -r -a cmd <<<"$1"
+  shift
   "${cmd[@]}" "$@"
+}
+
+# The kubectl command (it may be "k3s kubectl", two words).
+kubectl_cmd() {
+  run_words "$BLOCKHOST_KUBECTL" "$@"
 }
 
 # A Kubernetes namespace name (RFC 1123 label); anything else is refused before any change.

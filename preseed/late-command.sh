@@ -38,12 +38,13 @@ log "copying $source_dir to $target/opt/blockhost"
 mkdir -p "$target/opt/blockhost"
 cp -R "$source_dir/." "$target/opt/blockhost/"
 chmod 0755 "$target/opt/blockhost/k3s/firstboot.sh" "$target/opt/blockhost/k3s/blockhost-setup-code" \
-  "$target/opt/blockhost/k3s/blockhost-bridge"
+  "$target/opt/blockhost/k3s/blockhost-bridge" "$target/opt/blockhost/k3s/blockhost-host-facts"
 
 mkdir -p "$target/etc/systemd/system" "$target/usr/local/sbin" "$target/etc/blockhost"
 cp "$source_dir/k3s/blockhost-firstboot.service" "$target/etc/systemd/system/blockhost-firstboot.service"
 ln -sf /opt/blockhost/k3s/blockhost-setup-code "$target/usr/local/sbin/blockhost-setup-code"
 ln -sf /opt/blockhost/k3s/blockhost-bridge "$target/usr/local/sbin/blockhost-bridge"
+ln -sf /opt/blockhost/k3s/blockhost-host-facts "$target/usr/local/sbin/blockhost-host-facts"
 printf '# Written at install time by the BlockHost preseed; read by /opt/blockhost/k3s/firstboot.sh.\nBLOCKHOST_BACKEND=%s\n' \
   "$backend" >"$target/etc/blockhost/firstboot.env"
 log "first boot configured (backend: ${backend:-chosen later in the wizard})"

@@ -29,7 +29,8 @@ export interface VmControllerOptions {
   observeIntervalMs?: number;
   /** How often a VM is observed while it boots or shuts down (default 3 s). */
   transitionPollMs?: number;
-  /** How long a graceful shutdown may take before the VM is powered off (default 120 s). */
+  /** How long a graceful shutdown may take before the VM is powered off (default 120 s); a VM's
+   *  spec.shutdownGracePeriodSeconds overrides it. */
   shutdownTimeoutMs?: number;
   onStep?: (step: VmControllerStep) => void;
 }
@@ -223,20 +224,26 @@ export function registerVmController(manager: Manager, options: VmControllerOpti
       return true;
     }
     if (!wantRunning && (observed.power === 'Running' || observed.power === 'Stopping')) {
+      // Per VM (spec.shutdownGracePeriodSeconds) when set, else the controller default.
+      const graceSeconds = vm.spec.shutdownGracePeriodSeconds;
+      const graceMs = graceSeconds === undefined ? shutdownTimeoutMs : graceSeconds * 1000;
       const shuttingDown = findCondition(vm.status?.conditions, 'Running');
       const since =
         shuttingDown?.reason === 'ShuttingDown' ? Date.parse(shuttingDown.lastTransitionTime) : undefined;
+      // A grace of 0 is a kill: no ACPI request at all, even when a graceful shutdown is under way.
+      if (graceMs === 0 || (since !== undefined && Date.now() - since > graceMs)) {
+        await backend.power(observed.id, 'stop');
+        await event(
+          vm,
+          graceMs === 0 ? 'Normal' : 'Warning',
+          'PoweredOff',
+          graceMs === 0
+            ? `powered off ${observed.id} without a shutdown (shutdownGracePeriodSeconds 0)`
+            : `${observed.id} ignored the shutdown request for ${graceMs / 1000} s; powered off`,
+        );
+        return true;
+      }
       if (since === undefined || observed.power === 'Running') {
-        if (since !== undefined && Date.now() - since > shutdownTimeoutMs) {
-          await backend.power(observed.id, 'stop');
-          await event(
-            vm,
-            'Warning',
-            'PoweredOff',
-            `${observed.id} ignored the shutdown request; powered off`,
-          );
-          return true;
-        }
         await backend.power(observed.id, 'shutdown');
         if (since === undefined)
           await event(vm, 'Normal', 'ShuttingDown', `asked ${observed.id} to shut down`);

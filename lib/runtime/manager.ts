@@ -25,6 +25,8 @@ export interface ManagerOptions {
 
 export type ControllerSpec<T extends KubeObject> = Omit<ControllerOptions<T>, 'for' | 'owns' | 'watches'> & {
   for: ResourceType;
+  /** Narrows the primary informer (e.g. ConfigMaps of one namespace with one label). */
+  forOptions?: Pick<InformerOptions, 'namespace' | 'labelSelector'>;
   owns?: ResourceType[];
   watches?: { type: ResourceType; map: Watch['map'] }[];
 };
@@ -56,9 +58,9 @@ export class Manager {
   /** The shared informer of `type` (one per type and namespace, created on first use). */
   informer<T extends KubeObject>(
     type: ResourceType,
-    options: Pick<InformerOptions, 'namespace'> = {},
+    options: Pick<InformerOptions, 'namespace' | 'labelSelector'> = {},
   ): Informer<T> {
-    const key = `${typeKey(type)}@${options.namespace ?? ''}`;
+    const key = `${typeKey(type)}@${options.namespace ?? ''}?${options.labelSelector ?? ''}`;
     let informer = this.informers.get(key);
     if (!informer) {
       informer = new Informer(this.client, type, this.log, { ...options, resyncMs: this.options.resyncMs });
@@ -76,7 +78,7 @@ export class Manager {
     const controller = new Controller<T>(
       {
         ...spec,
-        for: this.informer<T>(spec.for),
+        for: this.informer<T>(spec.for, spec.forOptions),
         owns: spec.owns?.map((type) => this.informer(type)),
         watches: spec.watches?.map(({ type, map }) => ({ informer: this.informer(type), map })),
       },

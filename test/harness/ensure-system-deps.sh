@@ -12,10 +12,11 @@ done
 # Debian guest built with debootstrap (test/harness/libvirt/guest-image.ts); tini reaps the QEMU
 # processes libvirtd daemonizes (PID 1 here does not). Chromium drives the web tests
 # (playwright-core); xorriso, isolinux, syslinux-common, dosfstools and mtools build the test ISO; shellcheck checks the
-# install scripts; iproute2 and ping give the bridge tests their network namespaces and gateway checks. Checked by package name.
+# install scripts; iproute2 and ping give the bridge tests their network namespaces and gateway checks;
+# jq is what blockhost-host-facts (first boot's host-facts step) reads lsblk's and ip's JSON with. Checked by package name.
 if command -v dpkg-query >/dev/null; then
   for package in libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils \
-    genisoimage debootstrap e2fsprogs tini chromium xorriso isolinux syslinux-common dosfstools mtools shellcheck iproute2 iputils-ping; do
+    genisoimage debootstrap e2fsprogs tini chromium xorriso isolinux syslinux-common dosfstools mtools shellcheck iproute2 iputils-ping jq; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'ok installed' || missing+=("$package")
   done
 fi

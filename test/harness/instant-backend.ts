@@ -47,6 +47,8 @@ export class InstantBackend implements VmBackend {
     delete: 0,
     guestExec: 0,
   };
+  /** Every power action in order, so a test can tell a graceful shutdown from a hard power-off. */
+  readonly powerLog: { id: string; action: PowerAction }[] = [];
 
   constructor(readonly type: BackendType = 'libvirt') {}
 
@@ -101,6 +103,7 @@ export class InstantBackend implements VmBackend {
 
   async power(id: string, action: PowerAction): Promise<void> {
     this.calls.power += 1;
+    this.powerLog.push({ id, action });
     this.existing(id).power = action === 'start' ? 'Running' : 'Stopped';
   }
 

@@ -34,9 +34,12 @@ export class AdminHolder {
     const cached = this.cached;
     if (cached?.key === key && this.now() - cached.at < this.maxAgeMs) return cached.holder;
     if (this.pending?.key !== key) {
+      // The answer is as old as the moment it was asked for: a read that began before a transfer
+      // must not count as fresh when it lands after it.
+      const askedAt = this.now();
       const promise = this.read(chain)
         .then((holder) => {
-          this.cached = { key, at: this.now(), holder };
+          this.cached = { key, at: askedAt, holder };
           return holder;
         })
         .finally(() => {

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Face, FaceContext } from '../face.js';
 import { AdminHolder } from './admin-holder.js';
+import { registerBackupRoutes } from './backup.js';
 import { AdminAudit } from './audit.js';
 import { ADMIN_SESSION_TTL_MS, registerAuth, type AdminSession } from './auth.js';
 import { ChainClients } from './chain-clients.js';
@@ -10,6 +11,7 @@ import { registerOverviewRoutes } from './overview.js';
 import { registerSubscriptionRoutes } from './subscriptions.js';
 import { registerSystemRoutes } from './system.js';
 import { registerVmRoutes } from './vms.js';
+import { registerWalletRequestRoutes } from './wallet-requests.js';
 import { registerWalletRoutes } from './wallet.js';
 
 async function register(app: FastifyInstance, context: FaceContext): Promise<void> {
@@ -28,8 +30,10 @@ async function register(app: FastifyInstance, context: FaceContext): Promise<voi
   registerVmRoutes(app, context, sessions, requireAdmin, audit);
   registerSubscriptionRoutes(app, context, requireAdmin);
   registerWalletRoutes(app, context, sessions, requireAdmin, clients);
+  registerWalletRequestRoutes(app, context, sessions, requireAdmin, audit);
   registerNetworkRoutes(app, context, sessions, requireAdmin, audit);
   registerSystemRoutes(app, context, requireAdmin);
+  registerBackupRoutes(app, context, sessions, requireAdmin, audit);
 
   // Signing a login message needs no chain access: the page talks to this server only.
   app.get('/login', async (_request, reply) =>

@@ -8,6 +8,7 @@ export const ADMIN_PAGES = [
   { id: 'wallet', path: '/wallet', label: 'Wallet', title: 'Wallet' },
   { id: 'network', path: '/network', label: 'Network & security', title: 'Network and security' },
   { id: 'system', path: '/system', label: 'System', title: 'System' },
+  { id: 'backup', path: '/backup', label: 'Backup', title: 'Configuration backup' },
 ] as const;
 
 export type AdminPageId = (typeof ADMIN_PAGES)[number]['id'];
@@ -26,6 +27,36 @@ function nav(prefix: string, current: AdminPageId): SafeHtml {
     <button type="button" id="logout" class="secondary">Sign out</button>
   </nav>`;
 }
+
+/** Export and import of the configuration (web/admin/backup.ts). */
+const BACKUP_BODY = html`
+  <section class="card" aria-labelledby="export-title">
+    <h2 id="export-title">Export</h2>
+    <p class="hint">
+      The HostConfig and the Plans, encrypted with your wallet's signature of the public secret
+      <span class="mono" id="backup-message"></span>: only this wallet can open the file. Secrets (server key,
+      Proxmox token) are not included.
+    </p>
+    <button type="button" id="export">Sign and download backup</button>
+  </section>
+  <section class="card" aria-labelledby="import-title">
+    <h2 id="import-title">Import</h2>
+    <form id="import-form" novalidate>
+      <label for="import-file">Backup file</label>
+      <input type="file" id="import-file" name="backup" accept="application/json,.json" />
+      <button type="submit" id="import-check">Sign and review</button>
+    </form>
+    <div id="import-review" hidden>
+      <h3>Changes</h3>
+      <div id="import-changes" class="table-scroll"></div>
+      <dl class="details" id="import-plans"></dl>
+      <div class="row">
+        <button type="button" id="import-apply" class="danger">Apply this configuration</button>
+        <button type="button" id="import-cancel" class="secondary">Cancel</button>
+      </div>
+    </div>
+  </section>
+`;
 
 const BODIES: Record<AdminPageId, SafeHtml> = {
   overview: html`
@@ -90,9 +121,41 @@ const BODIES: Record<AdminPageId, SafeHtml> = {
     <section class="card" aria-labelledby="withdraw-title">
       <h2 id="withdraw-title">Withdraw and send</h2>
       <p class="hint">
-        Not available from the dashboard yet: they need the server key, which only the controller manager may
-        read. Use the contract owner's tools for now.
+        Your wallet signs each request; the controller manager checks that you hold the admin NFT and sends it
+        once from the server wallet. Requests expire after 10 minutes.
       </p>
+      <form id="wallet-request-form" novalidate>
+        <label for="wr-action">Action</label>
+        <select id="wr-action" name="action">
+          <option value="withdraw">
+            Withdraw: move the subscriptions contract's whole balance of a token
+          </option>
+          <option value="send">Send: pay from the server wallet</option>
+        </select>
+        <label for="wr-token">Token (ERC-20 address, or ETH to send the native coin)</label>
+        <input id="wr-token" name="token" autocomplete="off" spellcheck="false" list="wr-tokens" />
+        <datalist id="wr-tokens"></datalist>
+        <div id="wr-amount-field" hidden>
+          <label for="wr-amount">Amount (in the token's units, e.g. 1.5)</label>
+          <input id="wr-amount" name="amount" inputmode="decimal" autocomplete="off" />
+        </div>
+        <label for="wr-to">To</label>
+        <input id="wr-to" name="to" autocomplete="off" spellcheck="false" />
+        <button type="submit" id="wr-review">Review</button>
+      </form>
+      <div id="wr-confirm" hidden>
+        <p>Your wallet will be asked to sign exactly this request:</p>
+        <pre class="command" id="wr-message"></pre>
+        <div class="row">
+          <button type="button" id="wr-sign">Sign and submit</button>
+          <button type="button" id="wr-cancel" class="secondary">Cancel</button>
+        </div>
+      </div>
+      <div id="wr-notice" role="status" hidden></div>
+    </section>
+    <section class="card" aria-labelledby="requests-title">
+      <h2 id="requests-title">Recent requests</h2>
+      <div id="wallet-requests" class="table-scroll"></div>
     </section>
   `,
   network: html`
@@ -131,6 +194,7 @@ const BODIES: Record<AdminPageId, SafeHtml> = {
       <div id="storage-classes" class="table-scroll"></div>
     </section>
   `,
+  backup: BACKUP_BODY,
 };
 
 /** One dashboard page: navigation, a notice area, and the page's sections (filled by its script). */

@@ -19,7 +19,8 @@ import { requireHostConfig } from './host.js';
 const adminCommandsSchema = hostConfigSpecSchema.shape.admin.shape.commands;
 const securityBody = z.strictObject({
   commands: adminCommandsSchema,
-  resourceVersion: z.string().min(1).max(64),
+  /** The HostConfig's spec generation the page showed (status writes do not change it). */
+  generation: z.int().min(0),
 });
 
 /** Network and security page API: addresses in use, and the admin-command (knock) settings. */
@@ -37,22 +38,26 @@ export function registerNetworkRoutes(
       ipv4Pool: host.spec.ipv4Pool,
       ipv6: { ...host.spec.ipv6, ...(host.status?.ipv6Prefix && { prefixInUse: host.status.ipv6Prefix }) },
       commands: host.spec.admin.commands,
-      resourceVersion: host.metadata.resourceVersion,
+      generation: host.metadata.generation,
     };
   });
 
   app.post('/api/security', { preHandler: requireAdmin }, async (request) => {
-    const { commands, resourceVersion } = validate(securityBody, request.body);
+    const { commands, generation } = validate(securityBody, request.body);
     const wallet = adminWallet(sessions, request);
-    await requireHostConfig(context.kube);
+    const current = await requireHostConfig(context.kube);
+    // Never overwrite a spec change made meanwhile (wizard, kubectl); the setup pipeline's status
+    // writes change the resourceVersion all the time, the generation only with the spec.
+    if (current.metadata.generation !== generation)
+      throw new HttpError(409, 'The host configuration changed meanwhile; reload the page and try again.');
     const patched = await context.kube
       .patch<HostConfig>(
         blockhostTypes.hostConfig,
         HOST_CONFIG_NAME,
         undefined,
         {
-          // The version the page showed: never overwrite a change made meanwhile (wizard, kubectl).
-          metadata: { resourceVersion },
+          // The version just read: a spec change between that read and this patch is a conflict.
+          metadata: { resourceVersion: current.metadata.resourceVersion },
           // null removes a command name the admin cleared (merge patch).
           spec: { admin: { commands: { ...commands, commandName: commands.commandName ?? null } } },
         },
@@ -76,6 +81,6 @@ export function registerNetworkRoutes(
       type: blockhostTypes.hostConfig,
       note: `admin commands ${commands.enabled ? 'enabled' : 'disabled'}, ports ${commands.ports.join(',')}, open ${commands.durationSeconds}s, max age ${commands.maxCommandAgeSeconds}s`,
     });
-    return { commands: patched.spec.admin.commands, resourceVersion: patched.metadata.resourceVersion };
+    return { commands: patched.spec.admin.commands, generation: patched.metadata.generation };
   });
 }

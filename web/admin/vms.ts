@@ -14,6 +14,8 @@ export interface VmRow {
   name: string;
   phase: string;
   runStrategy: 'Always' | 'Halted';
+  /** Absent: the controller default; 0 after a kill. */
+  shutdownGracePeriodSeconds?: number;
   deleting: boolean;
   backend: string;
   ownerWallet: string;
@@ -30,20 +32,27 @@ const vmParams = z.strictObject({
   name: z
     .string()
     .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a VM name: lowercase letters, digits and "-"'),
-  action: z.enum(['start', 'stop', 'destroy'], {
-    // A hard power-off is not something the VM spec can express (see web/admin/README.md).
-    error:
-      'must be start, stop or destroy (a hard "kill" is not available: stop shuts down, then powers off)',
-  }),
+  action: z.enum(['start', 'stop', 'kill', 'destroy'], { error: 'must be start, stop, kill or destroy' }),
 });
 
-/** start and stop take no options: `{}` (unknown keys are named in the error). */
+/** start, stop and kill take no options: `{}` (unknown keys are named in the error). */
 const powerBody = z.strictObject({});
 const destroyBody = z.strictObject({
   confirm: z.string().min(1, 'type the VM name to confirm').max(63),
 });
 
-const RUN_STRATEGY = { start: 'Always', stop: 'Halted' } as const;
+/**
+ * The spec each power action writes. kill is a stop with a grace of 0 (the controller powers off
+ * without an ACPI request); start and stop drop a 0 grace again, so a killed VM is not killed
+ * once more by its next stop. A grace an operator chose (not 0) is left alone.
+ */
+const RUN_STRATEGY = { start: 'Always', stop: 'Halted', kill: 'Halted' } as const;
+
+const POWER_AUDIT = {
+  start: { action: 'Start', reason: 'AdminStart' },
+  stop: { action: 'Stop', reason: 'AdminStop' },
+  kill: { action: 'Kill', reason: 'AdminKill' },
+} as const;
 
 function rowOf(vm: VM, subscriptions: Map<string, Subscription>): VmRow {
   const subscription = vm.spec.subscriptionRef ? subscriptions.get(vm.spec.subscriptionRef.name) : undefined;
@@ -52,6 +61,9 @@ function rowOf(vm: VM, subscriptions: Map<string, Subscription>): VmRow {
     name: vm.metadata.name!,
     phase: vm.status?.phase ?? 'Pending',
     runStrategy: vm.spec.runStrategy,
+    ...(vm.spec.shutdownGracePeriodSeconds !== undefined && {
+      shutdownGracePeriodSeconds: vm.spec.shutdownGracePeriodSeconds,
+    }),
     deleting: vm.metadata.deletionTimestamp !== undefined,
     backend: vm.spec.backend,
     ownerWallet: vm.spec.ownerWallet,
@@ -64,7 +76,7 @@ function rowOf(vm: VM, subscriptions: Map<string, Subscription>): VmRow {
   };
 }
 
-/** VMs page API: the table, and start/stop/destroy as patches and deletes of VM objects. */
+/** VMs page API: the table, and start/stop/kill/destroy as patches and deletes of VM objects. */
 export function registerVmRoutes(
   app: FastifyInstance,
   context: FaceContext,
@@ -118,14 +130,23 @@ export function registerVmRoutes(
     }
 
     const runStrategy = RUN_STRATEGY[action];
-    if (vm.spec.runStrategy === runStrategy) return { name, action, changed: false };
+    const grace = vm.spec.shutdownGracePeriodSeconds;
+    const graceChange: { shutdownGracePeriodSeconds?: 0 | null } = {};
+    if (action === 'kill' && grace !== 0) graceChange.shutdownGracePeriodSeconds = 0;
+    // null in a merge patch removes the field: the controller default applies again.
+    if (action !== 'kill' && grace === 0) graceChange.shutdownGracePeriodSeconds = null;
+    if (vm.spec.runStrategy === runStrategy && !('shutdownGracePeriodSeconds' in graceChange))
+      return { name, action, changed: false };
     const patched = await kube
       .patch<VM>(
         blockhostTypes.vm,
         name,
         namespace,
         // Compare-and-swap: an admin acts on what the page showed, not on a VM changed meanwhile.
-        { metadata: { resourceVersion: vm.metadata.resourceVersion }, spec: { runStrategy } },
+        {
+          metadata: { resourceVersion: vm.metadata.resourceVersion },
+          spec: { runStrategy, ...graceChange },
+        },
         'merge',
       )
       .catch((error: unknown) => {
@@ -135,11 +156,13 @@ export function registerVmRoutes(
       });
     await audit.record({
       wallet,
-      action: action === 'start' ? 'Start' : 'Stop',
-      reason: action === 'start' ? 'AdminStart' : 'AdminStop',
+      ...POWER_AUDIT[action],
       object: patched,
       type: blockhostTypes.vm,
-      note: `runStrategy set to ${runStrategy} from the admin dashboard`,
+      note:
+        action === 'kill'
+          ? 'runStrategy set to Halted with shutdownGracePeriodSeconds 0 (power off at once) from the admin dashboard'
+          : `runStrategy set to ${runStrategy} from the admin dashboard`,
     });
     return { name, action, changed: true };
   });

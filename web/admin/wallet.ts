@@ -20,7 +20,7 @@ export interface WalletBalance {
 
 /**
  * Wallet page API: balances read on-chain. Withdraw and send need the server key, which only the
- * controller manager may read, so the web server cannot do them (see web/admin/README.md).
+ * controller manager may read: they are signed wallet requests (wallet-requests.ts, docs/wallet-requests.md).
  */
 export function registerWalletRoutes(
   app: FastifyInstance,

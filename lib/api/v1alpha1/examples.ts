@@ -462,6 +462,22 @@ export const invalidExamples: Record<'HostConfig' | 'Plan' | 'Subscription' | 'V
     invalid('bad owner', exampleVM, 'spec.ownerWallet', '0xZZ', 'spec.ownerWallet', ''),
     invalid('too much memory', exampleVM, 'spec.size.memoryMiB', 2_000_000, 'spec.size.memoryMiB', ''),
     invalid('unknown run strategy', exampleVM, 'spec.runStrategy', 'Manual', 'spec.runStrategy', ''),
+    invalid(
+      'shutdown grace over an hour',
+      exampleVM,
+      'spec.shutdownGracePeriodSeconds',
+      3601,
+      'spec.shutdownGracePeriodSeconds',
+      '',
+    ),
+    invalid(
+      'negative shutdown grace',
+      exampleVM,
+      'spec.shutdownGracePeriodSeconds',
+      -1,
+      'spec.shutdownGracePeriodSeconds',
+      '',
+    ),
     invalid('bad IPv4', exampleVM, 'spec.network.ipv4', '192.168.122.300', 'spec.network.ipv4', ''),
     invalid(
       'root login user',

@@ -42,6 +42,15 @@ export const vmSpecSchema = withCel(
       .describe(
         'Always: keep the VM running (restart it if stopped behind our back); Halted: keep it stopped.',
       ),
+    shutdownGracePeriodSeconds: z
+      .int()
+      .min(0)
+      .max(3600)
+      .optional()
+      .describe(
+        'Seconds a Halted VM gets to shut down after the ACPI request before it is powered off; ' +
+          '0 powers it off at once (a kill, unsaved guest data is lost). Absent: the controller default (120).',
+      ),
     network: z
       .object({
         ipv4: immutable(ipv4, 'ipv4').optional().describe('IPv4 address from the HostConfig pool.'),

@@ -10,6 +10,7 @@ export const installScripts = {
   firstboot: join(repoDir, 'k3s', 'firstboot.sh'),
   setupCode: join(repoDir, 'k3s', 'blockhost-setup-code'),
   bridge: join(repoDir, 'k3s', 'blockhost-bridge'),
+  hostFacts: join(repoDir, 'k3s', 'blockhost-host-facts'),
   unit: join(repoDir, 'k3s', 'blockhost-firstboot.service'),
   preseed: join(repoDir, 'preseed', 'blockhost.preseed'),
   lateCommand: join(repoDir, 'preseed', 'late-command.sh'),
@@ -18,6 +19,7 @@ export const installScripts = {
   makePayload: join(here, 'make-payload.sh'),
   fakeK3s: join(here, 'fake-k3s'),
   fakeInstall: join(here, 'fake-install.sh'),
+  fakeHostTools: join(here, 'fake-host-tools'),
 };
 
 export interface RunResult {

@@ -18,13 +18,15 @@ import {
   ensureControlPlaneBinaries,
   type ControlPlaneBinaries,
 } from '../../harness/control-plane/binaries.js';
+import { expectedHostFacts, writeHostFixtures } from '../../harness/install/host-facts-fixtures.js';
 import { installScripts, run, runOk } from '../../harness/install/scripts.js';
 import { deleteNamespace, testClient } from '../../harness/kube.js';
+import { HOST_FACTS_CONFIGMAP, hostFactsSchema } from '../../../web/wizard/host-facts.js';
 import { waitFor } from '../../harness/processes.js';
 
 // Nodes are registered by the k3s stand-in (as a kubelet would) and removed after the tests.
 const nodeType: ResourceType = { group: '', version: 'v1', kind: 'Node', plural: 'nodes', namespaced: false };
-const STEPS = ['bridge', 'images', 'k3s', 'node-ready', 'chart', 'setup-code'];
+const STEPS = ['bridge', 'images', 'k3s', 'node-ready', 'chart', 'host-facts', 'setup-code'];
 
 interface HelmChart {
   apiVersion: string;
@@ -61,6 +63,8 @@ describe('first boot', () => {
       FAKE_K3S_RECORD: record,
       FAKE_K3S_KUBECTL: binaries.kubectl,
       FAKE_K3S_NODE_DELAY: '1',
+      // lsblk and ip print the fixture host's disks and interfaces.
+      ...(await writeHostFixtures(join(root, 'host-fixtures'))),
     };
     const invocations = async () =>
       existsSync(record) ? (await readFile(record, 'utf8')).trim().split('\n') : [];
@@ -150,6 +154,23 @@ describe('first boot', () => {
     expect(issue).toContain(`One-time code: ${code}`);
     expect(issue).not.toContain('BlockHost is being installed');
 
+    // The host facts, in the wizard's format, written through k3s' kubectl before the setup code.
+    const facts = await kube.get<KubeObject & { data: Record<string, string> }>(
+      coreTypes.configMap,
+      HOST_FACTS_CONFIGMAP,
+      system.namespace,
+    );
+    expect(
+      hostFactsSchema.parse({
+        blockDevices: JSON.parse(facts.data.blockDevices ?? ''),
+        interfaces: JSON.parse(facts.data.interfaces ?? ''),
+      }),
+    ).toEqual(expectedHostFacts);
+    expect(invocations).toContain(
+      'k3s kubectl apply --server-side --force-conflicts --field-manager=blockhost-host-facts -f -',
+    );
+    expect(result.stderr).toMatch(/step chart: done[^]*step host-facts: done[^]*step setup-code: starting/);
+
     // Logged with timestamps, to the log file as well as the journal.
     const log = await readFile(join(root, 'var/log/blockhost-firstboot.log'), 'utf8');
     for (const step of STEPS)
@@ -229,6 +250,26 @@ describe('first boot', () => {
     expect(resumed.code).toBe(0);
     expect(resumed.stderr).toContain('step k3s: already done');
     expect(await system.markers()).toContain('complete');
+  });
+
+  it('still issues the setup code when the host facts cannot be read, and says how to retry', async () => {
+    const system = await newSystem();
+    const result = await run(installScripts.firstboot, [], {
+      env: { ...system.env, BLOCKHOST_LSBLK: 'false' },
+    });
+    expect([result.code, result.stderr]).toEqual([0, expect.stringContaining('first boot complete')]);
+    expect(result.stderr).toContain('lsblk failed; the host facts are unchanged');
+    expect(result.stderr).toContain('WARNING: fix the cause, then run: blockhost-host-facts');
+    expect(await system.markers()).toEqual([...STEPS.map((s) => `${s}.done`), 'complete'].sort());
+    expect(await readFile(join(system.root, 'etc/issue'), 'utf8')).toContain('One-time code: ');
+    // The wizard then has no facts (it asks for less); the command fills them in later.
+    await expect(kube.get(coreTypes.configMap, HOST_FACTS_CONFIGMAP, system.namespace)).rejects.toThrow();
+    await runOk(installScripts.hostFacts, [], {
+      env: { ...system.env, BLOCKHOST_KUBECTL: binaries.kubectl, BLOCKHOST_LOG_FILE: '/dev/null' },
+    });
+    expect((await kube.get(coreTypes.configMap, HOST_FACTS_CONFIGMAP, system.namespace)).metadata.name).toBe(
+      HOST_FACTS_CONFIGMAP,
+    );
   });
 
   it('refuses an incomplete payload or a bad setting before changing anything', async () => {

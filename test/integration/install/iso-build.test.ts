@@ -130,6 +130,7 @@ describe('iso/build.sh', () => {
       'lib.sh',
       'blockhost-setup-code',
       'blockhost-bridge',
+      'blockhost-host-facts',
       'blockhost-firstboot.service',
     ])
       expect(await readFile(join(tree, 'blockhost/k3s', script))).toEqual(
@@ -194,7 +195,7 @@ describe('iso/build.sh', () => {
       'ExecStart=/opt/blockhost/k3s/firstboot.sh',
     );
     expect((await stat(join(target, 'opt/blockhost/k3s/firstboot.sh'))).mode & 0o111).toBe(0o111);
-    for (const command of ['blockhost-setup-code', 'blockhost-bridge'])
+    for (const command of ['blockhost-setup-code', 'blockhost-bridge', 'blockhost-host-facts'])
       expect((await runOk('readlink', [join(target, 'usr/local/sbin', command)])).stdout.trim()).toBe(
         `/opt/blockhost/k3s/${command}`,
       );

@@ -90,6 +90,7 @@ describe('preseed/blockhost.preseed', () => {
       'openssh-server',
       'iproute2',
       'iputils-ping',
+      'jq',
       'bridge-utils',
       'ifupdown',
       'nftables',

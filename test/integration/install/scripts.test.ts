@@ -10,9 +10,11 @@ const BASH_SCRIPTS = [
   'k3s/firstboot.sh',
   'k3s/blockhost-setup-code',
   'k3s/blockhost-bridge',
+  'k3s/blockhost-host-facts',
   'k3s/lib.sh',
   'iso/build.sh',
   'test/harness/install/fake-k3s',
+  'test/harness/install/fake-host-tools',
   'test/harness/install/make-netinst.sh',
   'test/harness/install/make-payload.sh',
 ];
@@ -55,6 +57,7 @@ describe('install scripts', () => {
       installScripts.firstboot,
       installScripts.setupCode,
       installScripts.bridge,
+      installScripts.hostFacts,
       installScripts.buildIso,
     ]) {
       const result = await run(command, ['--help'], { env: { BLOCKHOST_LOG_FILE: '/dev/null' } });

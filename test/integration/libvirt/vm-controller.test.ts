@@ -43,14 +43,13 @@ describe('VM controller on a real libvirtd', () => {
   const state = async (name: string) =>
     (await virsh(env.daemon.uri, ['domstate', domain(name)]).catch(() => 'absent')).trim();
   const uuid = async (name: string) => (await virsh(env.daemon.uri, ['domuuid', domain(name)])).trim();
-  const events = async (name: string) =>
+  const eventList = async (name: string) =>
     (
       await kube.list<KubeObject & { reason?: string; regarding?: { name?: string } }>(coreTypes.event, {
         namespace,
       })
-    ).items
-      .filter((e) => e.regarding?.name === name)
-      .map((e) => e.reason);
+    ).items.filter((e) => e.regarding?.name === name);
+  const events = async (name: string) => (await eventList(name)).map((e) => e.reason);
   const makeVm = (name: string, spec: Partial<VM['spec']> = {}) =>
     kube.create<VM>(blockhostTypes.vm, {
       apiVersion: API_VERSION,
@@ -177,6 +176,33 @@ describe('VM controller on a real libvirtd', () => {
     await kube.patch(blockhostTypes.vm, 'web', namespace, { spec: { runStrategy: 'Always' } }, 'merge');
     await eventually('running again', async () => (await state('web')) === 'running', 30_000);
   }, 90_000);
+
+  it('kills with shutdownGracePeriodSeconds 0: powered off at once, no shutdown request', async () => {
+    const before = new Set((await eventList('web')).map((e) => e.metadata.uid));
+    const started = Date.now();
+    await kube.patch(
+      blockhostTypes.vm,
+      'web',
+      namespace,
+      { spec: { runStrategy: 'Halted', shutdownGracePeriodSeconds: 0 } },
+      'merge',
+    );
+    await eventually('domain shut off', async () => (await state('web')) === 'shut off', 20_000);
+    // Well inside the controller's 4 s shutdown timeout: the guest (no OS) would ignore an ACPI request.
+    expect(Date.now() - started).toBeLessThan(4000);
+    await eventually('VM stopped', async () => (await get('web')).status?.phase === 'Stopped', 20_000);
+    const fresh = (await eventList('web')).filter((e) => !before.has(e.metadata.uid));
+    expect(fresh.map((e) => e.reason)).toContain('PoweredOff');
+    expect(fresh.map((e) => e.reason)).not.toContain('ShuttingDown');
+    await kube.patch(
+      blockhostTypes.vm,
+      'web',
+      namespace,
+      { spec: { runStrategy: 'Always', shutdownGracePeriodSeconds: null } },
+      'merge',
+    );
+    await eventually('running again', async () => (await state('web')) === 'running', 30_000);
+  }, 60_000);
 
   it('adopts the domain after a crash between the backend create and the status write: one domain', async () => {
     crashAfterCreate = true;

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { AccessCredentialNFTAbi } from '../../../contracts/generated/artifacts.js';
-import { exampleVM } from '../../../lib/api/v1alpha1/examples.js';
+import { examplePlan, exampleVM } from '../../../lib/api/v1alpha1/examples.js';
 import {
   blockhostTypes,
   HOST_CONFIG_NAME,
@@ -13,7 +13,9 @@ import {
   type VM,
 } from '../../../lib/api/v1alpha1/index.js';
 import { CODE_ALPHABET } from '../../../lib/crypto/auth-code.js';
-import { signMessage } from '../../../lib/crypto/index.js';
+import { createBackup, type BackupEnvelope } from '../../../lib/config-backup/index.js';
+import { encryptWithSignature, signMessage } from '../../../lib/crypto/index.js';
+import { utf8Encode } from '../../../lib/crypto/utf8.js';
 import type { KubeClient } from '../../../lib/kube/client.js';
 import type { KubeObject } from '../../../lib/kube/object.js';
 import { coreTypes } from '../../../lib/kube/resource-types.js';
@@ -323,6 +325,57 @@ describe('VM actions', () => {
     for (const event of recorded) expect(event.note).toContain(`admin ${wallet}`);
   });
 
+  it('kills a VM: one patch to Halted with a grace of 0, an AdminKill Event; start makes stops graceful again', async () => {
+    await createVm('kill-vm');
+    const { headers } = await signIn();
+    const wallet = anvilAccount(ADMIN).address;
+    const kill = await post('/api/vms/kill-vm/kill', {}, headers);
+    expect(kill.json()).toEqual({ name: 'kill-vm', action: 'kill', changed: true });
+    const killed = await kube.get<VM>(blockhostTypes.vm, 'kill-vm', namespace);
+    expect(killed.spec).toMatchObject({ runStrategy: 'Halted', shutdownGracePeriodSeconds: 0 });
+    expect((await post('/api/vms/kill-vm/kill', {}, headers)).json()).toMatchObject({ changed: false });
+    expect((await get('/api/vms', headers)).json().vms).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ name: 'kill-vm', runStrategy: 'Halted', shutdownGracePeriodSeconds: 0 }),
+      ]),
+    );
+    await eventually('kill event', async () =>
+      (await events('kill-vm')).some((e) => e.reason === 'AdminKill'),
+    );
+    const event = (await events('kill-vm')).find((e) => e.reason === 'AdminKill')!;
+    expect(event.note).toContain('shutdownGracePeriodSeconds 0');
+    expect(event.note).toContain(`admin ${wallet}`);
+
+    expect((await post('/api/vms/kill-vm/start', {}, headers)).json()).toMatchObject({ changed: true });
+    const started = await kube.get<VM>(blockhostTypes.vm, 'kill-vm', namespace);
+    expect(started.spec.runStrategy).toBe('Always');
+    expect(started.spec.shutdownGracePeriodSeconds).toBeUndefined();
+
+    // A kill escalates a graceful stop still in progress; stop then drops the 0 again.
+    expect((await post('/api/vms/kill-vm/stop', {}, headers)).json()).toMatchObject({ changed: true });
+    expect((await post('/api/vms/kill-vm/kill', {}, headers)).json()).toMatchObject({ changed: true });
+    expect(
+      (await kube.get<VM>(blockhostTypes.vm, 'kill-vm', namespace)).spec.shutdownGracePeriodSeconds,
+    ).toBe(0);
+    expect((await post('/api/vms/kill-vm/stop', {}, headers)).json()).toMatchObject({ changed: true });
+    expect(
+      (await kube.get<VM>(blockhostTypes.vm, 'kill-vm', namespace)).spec.shutdownGracePeriodSeconds,
+    ).toBeUndefined();
+
+    // An operator's own grace (not 0) survives start and stop.
+    await kube.patch(
+      blockhostTypes.vm,
+      'kill-vm',
+      namespace,
+      { spec: { shutdownGracePeriodSeconds: 600 } },
+      'merge',
+    );
+    expect((await post('/api/vms/kill-vm/start', {}, headers)).json()).toMatchObject({ changed: true });
+    expect(
+      (await kube.get<VM>(blockhostTypes.vm, 'kill-vm', namespace)).spec.shutdownGracePeriodSeconds,
+    ).toBe(600);
+  });
+
   it('destroys a VM only with its name typed as confirmation', async () => {
     const vm = await createVm('doomed-vm');
     const { headers } = await signIn();
@@ -349,13 +402,13 @@ describe('VM actions', () => {
     const { headers } = await signIn();
     const cases: [string, unknown, number, Record<string, string>?][] = [
       ['/api/vms/Bad_Name/stop', {}, 400, { name: 'must be a VM name: lowercase letters, digits and "-"' }],
+      ['/api/vms/valid-vm/reboot', {}, 400, { action: 'must be start, stop, kill or destroy' }],
       [
         '/api/vms/valid-vm/kill',
-        {},
+        { gracePeriodSeconds: 5 },
         400,
-        { action: expect.stringMatching(/kill.*not available/) as unknown as string },
+        { '': expect.stringMatching(/gracePeriodSeconds/) as unknown as string },
       ],
-      ['/api/vms/valid-vm/reboot', {}, 400, { action: expect.any(String) as unknown as string }],
       [
         '/api/vms/valid-vm/start',
         { force: true },
@@ -409,17 +462,13 @@ describe('network and security', () => {
   it('updates the admin-command settings on the HostConfig, with an Event', async () => {
     const { headers } = await signIn();
     const network = (await get('/api/network', headers)).json<{
-      resourceVersion: string;
+      generation: number;
       ipv4Pool: unknown;
     }>();
     expect(network.ipv4Pool).toEqual(
       (await kube.get<HostConfig>(blockhostTypes.hostConfig, HOST_CONFIG_NAME)).spec.ipv4Pool,
     );
-    const saved = await post(
-      '/api/security',
-      { commands, resourceVersion: network.resourceVersion },
-      headers,
-    );
+    const saved = await post('/api/security', { commands, generation: network.generation }, headers);
     expect(saved.statusCode).toBe(200);
     const host = await kube.get<HostConfig>(blockhostTypes.hostConfig, HOST_CONFIG_NAME);
     expect(host.spec.admin.commands).toEqual(commands);
@@ -429,7 +478,7 @@ describe('network and security', () => {
       '/api/security',
       {
         commands: { enabled: false, ports: [22], durationSeconds: 300, maxCommandAgeSeconds: 300 },
-        resourceVersion: host.metadata.resourceVersion,
+        generation: host.metadata.generation,
       },
       headers,
     );
@@ -439,11 +488,7 @@ describe('network and security', () => {
         .commandName,
     ).toBeUndefined();
 
-    const stale = await post(
-      '/api/security',
-      { commands, resourceVersion: network.resourceVersion },
-      headers,
-    );
+    const stale = await post('/api/security', { commands, generation: network.generation }, headers);
     expect(stale.statusCode).toBe(409);
     await eventually('HostConfig events', async () => {
       const recorded = (await kube.list<EventObject>(coreTypes.event, { namespace: 'default' })).items.filter(
@@ -458,7 +503,7 @@ describe('network and security', () => {
 
   it('validates every admin-command field with the HostConfig schema', async () => {
     const { headers } = await signIn();
-    const { resourceVersion } = (await get('/api/network', headers)).json<{ resourceVersion: string }>();
+    const { generation } = (await get('/api/network', headers)).json<{ generation: number }>();
     const before = (await kube.get<HostConfig>(blockhostTypes.hostConfig, HOST_CONFIG_NAME)).spec.admin
       .commands;
     const cases: [Record<string, unknown>, string][] = [
@@ -476,7 +521,7 @@ describe('network and security', () => {
     for (const [change, field] of cases) {
       const response = await post(
         '/api/security',
-        { commands: { ...commands, ...change }, resourceVersion },
+        { commands: { ...commands, ...change }, generation },
         headers,
       );
       expect([change, response.statusCode]).toEqual([change, 400]);
@@ -486,14 +531,168 @@ describe('network and security', () => {
       ]);
     }
     expect((await post('/api/security', { commands }, headers)).json().fields).toEqual({
-      resourceVersion: expect.any(String),
+      generation: expect.any(String),
     });
-    expect((await post('/api/security', { commands, resourceVersion, extra: 1 }, headers)).statusCode).toBe(
-      400,
-    );
+    expect((await post('/api/security', { commands, generation, extra: 1 }, headers)).statusCode).toBe(400);
     expect(
       (await kube.get<HostConfig>(blockhostTypes.hostConfig, HOST_CONFIG_NAME)).spec.admin.commands,
     ).toEqual(before);
+  });
+});
+
+describe('configuration backup', () => {
+  const readHost = () => kube.get<HostConfig>(blockhostTypes.hostConfig, HOST_CONFIG_NAME);
+  const secretSignature = async (account: number) =>
+    signMessage(anvilPrivateKey(account), (await readHost()).spec.publicSecret);
+  const hostEvents = async (reason: string) =>
+    (await kube.list<EventObject>(coreTypes.event, { namespace: 'default' })).items.filter(
+      (e) => e.regarding.name === HOST_CONFIG_NAME && e.reason === reason,
+    );
+
+  it('exports, previews without writing, and imports after confirmation, with Events', async () => {
+    const { headers } = await signIn();
+    await kube.create(blockhostTypes.plan, { ...examplePlan, status: undefined });
+    const signature = await secretSignature(ADMIN);
+    const info = await get('/api/backup', headers);
+    expect(info.json()).toEqual({ wallet: anvilAccount(ADMIN).address, publicSecret: 'blockhost-access' });
+
+    const exported = await post('/api/backup/export', { signature }, headers);
+    expect(exported.statusCode).toBe(200);
+    const { filename, backup } = exported.json<{ filename: string; backup: BackupEnvelope }>();
+    expect(filename).toMatch(/^blockhost-config-\d{4}-\d{2}-\d{2}\.json$/);
+    expect(backup).toMatchObject({ format: 'blockhost-config-backup', wallet: anvilAccount(ADMIN).address });
+    // Encrypted: no configuration value in the clear.
+    expect(JSON.stringify(backup)).not.toContain('Basic VM');
+    await eventually('export event', async () => (await hostEvents('ConfigurationExported')).length > 0);
+
+    const before = await readHost();
+    await kube.patch(
+      blockhostTypes.hostConfig,
+      HOST_CONFIG_NAME,
+      undefined,
+      { spec: { gcGraceDays: 30 } },
+      'merge',
+    );
+    await kube.patch(blockhostTypes.plan, 'basic', undefined, { spec: { priceUsdCentsPerDay: 99 } }, 'merge');
+    const changed = await readHost();
+
+    const preview = await post('/api/backup/import', { backup, signature }, headers);
+    expect(preview.statusCode).toBe(200);
+    expect(preview.json()).toMatchObject({
+      applied: false,
+      preview: {
+        wallet: anvilAccount(ADMIN).address,
+        generation: changed.metadata.generation,
+        hostConfig: { changes: [{ path: 'gcGraceDays', from: 30, to: before.spec.gcGraceDays }] },
+        plans: { added: [], changed: ['basic'], unchanged: [], notInBackup: [] },
+      },
+    });
+    expect((await readHost()).spec.gcGraceDays).toBe(30);
+
+    // The preview's spec generation guards the apply against a change made meanwhile.
+    const stale = await post(
+      '/api/backup/import',
+      { backup, signature, confirm: true, generation: before.metadata.generation },
+      headers,
+    );
+    expect(stale.statusCode).toBe(409);
+    expect((await readHost()).spec.gcGraceDays).toBe(30);
+
+    const applied = await post(
+      '/api/backup/import',
+      { backup, signature, confirm: true, generation: changed.metadata.generation },
+      headers,
+    );
+    expect(applied.statusCode).toBe(200);
+    expect(applied.json()).toMatchObject({ applied: true });
+    expect((await readHost()).spec.gcGraceDays).toBe(before.spec.gcGraceDays);
+    expect(
+      (await kube.get<KubeObject & { spec: { priceUsdCentsPerDay: number } }>(blockhostTypes.plan, 'basic'))
+        .spec.priceUsdCentsPerDay,
+    ).toBe(50);
+    await eventually('import event', async () => (await hostEvents('ConfigurationImported')).length > 0);
+    expect((await hostEvents('ConfigurationImported'))[0]!.note).toContain(
+      `admin ${anvilAccount(ADMIN).address}`,
+    );
+  });
+
+  it("refuses another wallet's backup, a tampered file and invalid content, changing nothing", async () => {
+    const { headers } = await signIn();
+    const host = await readHost();
+    const signature = await secretSignature(ADMIN);
+    const expectRefused = async (body: unknown, pattern: RegExp) => {
+      const response = await post('/api/backup/import', body, headers);
+      expect(response.statusCode).toBe(400);
+      expect(response.json().error).toMatch(pattern);
+    };
+
+    const other = createBackup(
+      { hostConfig: host.spec, plans: [] },
+      {
+        wallet: anvilAccount(OTHER).address,
+        signature: await secretSignature(OTHER),
+        publicSecret: host.spec.publicSecret,
+      },
+    );
+    await expectRefused({ backup: other, signature }, /belongs to wallet .*, not to the signed-in admin/);
+
+    const { backup } = (await post('/api/backup/export', { signature }, headers)).json<{
+      backup: BackupEnvelope;
+    }>();
+    const flipped = backup.ciphertext.slice(0, -2) + (backup.ciphertext.endsWith('00') ? '01' : '00');
+    await expectRefused(
+      { backup: { ...backup, ciphertext: flipped }, signature },
+      /does not decrypt.*changed after export/,
+    );
+    // A signature of the wrong message (or by another wallet) keys nothing.
+    await expectRefused(
+      { backup, signature: signMessage(anvilPrivateKey(ADMIN), 'something else') },
+      /signature is from .*sign "blockhost-access"/,
+    );
+
+    const invalid = {
+      ...backup,
+      ciphertext: encryptWithSignature(
+        signature,
+        utf8Encode(JSON.stringify({ hostConfig: { ...host.spec, gcGraceDays: -1 }, plans: [] })),
+      ),
+    };
+    const response = await post('/api/backup/import', { backup: invalid, signature }, headers);
+    expect(response.statusCode).toBe(400);
+    expect(response.json().fields).toHaveProperty(['hostConfig.gcGraceDays']);
+    await expectRefused({ backup: { hello: 'world' }, signature }, /not a BlockHost configuration backup/);
+    expect((await readHost()).metadata.resourceVersion).toBe(host.metadata.resourceVersion);
+  });
+
+  it('needs the CSRF token and validates bodies', async () => {
+    const { cookie, headers } = await signIn();
+    const signature = await secretSignature(ADMIN);
+    expect((await post('/api/backup/export', { signature }, { cookie })).statusCode).toBe(403);
+    expect((await post('/api/backup/import', { backup: {}, signature }, { cookie })).statusCode).toBe(403);
+    expect((await get('/api/backup')).statusCode).toBe(401);
+    const cases: [string, unknown, Record<string, unknown>][] = [
+      ['/api/backup/export', {}, { signature: expect.any(String) }],
+      [
+        '/api/backup/export',
+        { signature: '0x12' },
+        { signature: 'must be a 65-byte signature (0x + 130 hex)' },
+      ],
+      ['/api/backup/export', { signature, extra: 1 }, { '': expect.stringMatching(/extra/) }],
+      [
+        '/api/backup/import',
+        { backup: {}, signature, confirm: 'yes' },
+        { confirm: 'must be true to apply the configuration' },
+      ],
+    ];
+    for (const [url, body, fields] of cases) {
+      const response = await post(url, body, headers);
+      expect(response.statusCode).toBe(400);
+      expect(response.json().fields).toEqual(fields);
+    }
+    // Another wallet's signature cannot make an export for the signed-in admin.
+    const wrong = await post('/api/backup/export', { signature: await secretSignature(OTHER) }, headers);
+    expect(wrong.statusCode).toBe(400);
+    expect(wrong.json().error).toMatch(/signature is from/);
   });
 });
 

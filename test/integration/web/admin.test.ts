@@ -244,6 +244,38 @@ describe('admin dashboard', () => {
     expect(problems).toEqual([]);
   }, 120_000);
 
+  it('kills a VM from the VMs page after confirmation: a hard power-off on the backend, no shutdown', async () => {
+    const shots = new Screenshots('admin-vm-kill');
+    const page = await signIn(ADMIN);
+    await openTab(page, 'VMs', 'vms');
+    const id = (await kube.get<VM>(blockhostTypes.vm, 'admin-vm', namespace)).status!.backendId!;
+    const logged = backend.powerLog.length;
+    await page.getByRole('button', { name: 'Kill admin-vm' }).click();
+    await page.locator('#confirm-text', { hasText: 'powers it off at once, without a shutdown' }).waitFor();
+    await shots.capture(page, 'confirm-kill');
+    expect((await kube.get<VM>(blockhostTypes.vm, 'admin-vm', namespace)).spec.runStrategy).toBe('Always');
+    await page.locator('#confirm-go').click();
+    await page.locator('#notice', { hasText: 'Kill requested for admin-vm' }).waitFor();
+    await eventually('backend VM off', async () => (await backendPower('admin-vm')) === 'Stopped', 30_000);
+    // The instant backend would honour a graceful shutdown too: only the log tells a kill apart.
+    expect(backend.powerLog.slice(logged).filter((p) => p.id === id)).toEqual([{ id, action: 'stop' }]);
+    await page.locator('[data-vm-state="admin-vm"]', { hasText: 'Stopped' }).waitFor({ timeout: 15_000 });
+    await expect(page.getByRole('button', { name: 'Kill admin-vm' }).count()).resolves.toBe(0);
+    await shots.capture(page, 'killed');
+
+    await page.getByRole('button', { name: 'Start admin-vm' }).click();
+    await page.locator('#confirm-go').click();
+    await eventually(
+      'backend VM running',
+      async () => (await backendPower('admin-vm')) === 'Running',
+      30_000,
+    );
+    expect(
+      (await kube.get<VM>(blockhostTypes.vm, 'admin-vm', namespace)).spec.shutdownGracePeriodSeconds,
+    ).toBeUndefined();
+    expect(problems).toEqual([]);
+  }, 120_000);
+
   it('destroys a VM only after its name is typed', async () => {
     await createVm('doomed-vm');
     const shots = new Screenshots('admin-vm-destroy');
@@ -274,6 +306,46 @@ describe('admin dashboard', () => {
     await page.locator('[data-vm-state="doomed-vm"]').waitFor({ state: 'detached', timeout: 15_000 });
     await shots.capture(page, 'destroyed');
     expect(await backendPower('admin-vm')).toBe('Running');
+    expect(problems).toEqual([]);
+  }, 120_000);
+
+  it('exports the configuration as a file and imports it back after reviewing the changes', async () => {
+    const shots = new Screenshots('admin-backup');
+    const page = await signIn(ADMIN);
+    await openTab(page, 'Backup', 'backup');
+    await page.locator('#backup-message', { hasText: 'blockhost-access' }).waitFor();
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Sign and download backup' }).click(),
+    ]);
+    expect(download.suggestedFilename()).toMatch(/^blockhost-config-.*\.json$/);
+    const file = await download.path();
+    await page.locator('#notice', { hasText: 'Backup downloaded' }).waitFor();
+    await shots.capture(page, 'exported');
+
+    const before = await kube.get<HostConfig>(blockhostTypes.hostConfig, HOST_CONFIG_NAME);
+    const days = before.spec.gcGraceDays === 30 ? 31 : 30;
+    await kube.patch(
+      blockhostTypes.hostConfig,
+      HOST_CONFIG_NAME,
+      undefined,
+      { spec: { gcGraceDays: days } },
+      'merge',
+    );
+    await page.setInputFiles('#import-file', file);
+    await page.getByRole('button', { name: 'Sign and review' }).click();
+    await page.locator('#import-changes', { hasText: 'gcGraceDays' }).waitFor();
+    await shots.capture(page, 'import-review');
+    // Nothing is written before the confirmation.
+    expect((await kube.get<HostConfig>(blockhostTypes.hostConfig, HOST_CONFIG_NAME)).spec.gcGraceDays).toBe(
+      days,
+    );
+    await page.getByRole('button', { name: 'Apply this configuration' }).click();
+    await page.locator('#notice', { hasText: 'Configuration imported' }).waitFor();
+    await shots.capture(page, 'imported');
+    expect((await kube.get<HostConfig>(blockhostTypes.hostConfig, HOST_CONFIG_NAME)).spec.gcGraceDays).toBe(
+      before.spec.gcGraceDays,
+    );
     expect(problems).toEqual([]);
   }, 120_000);
 

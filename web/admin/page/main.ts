@@ -1,5 +1,6 @@
 // Admin dashboard entry: one bundle, dispatched on the page the server rendered (<meta name="bh-page">).
 import { meta } from '../../shared/page/dom.js';
+import { backupPage } from './backup.js';
 import { wireLogout } from './common.js';
 import { loginPage } from './login.js';
 import { overviewPage } from './overview.js';
@@ -13,6 +14,7 @@ const PAGES: Record<string, () => Promise<void>> = {
   wallet: walletPage,
   network: networkPage,
   system: systemPage,
+  backup: backupPage,
 };
 
 async function main(): Promise<void> {

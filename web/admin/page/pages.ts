@@ -3,6 +3,7 @@ import { ApiError } from '../../shared/page/api.js';
 import { byId, el, showNotice, whileBusy } from '../../shared/page/dom.js';
 import { clearFieldErrors, showFieldErrors } from '../../shared/page/forms.js';
 import type { WalletBalance } from '../wallet.js';
+import { wireWalletRequests } from './wallet-requests.js';
 import { adminApi, dateTime, fillDetails, reportFailure, table, units } from './common.js';
 
 const mono = (text: string | undefined) => el('span', { class: 'mono' }, text ?? '—');
@@ -44,25 +45,40 @@ export async function subscriptionsPage(): Promise<void> {
   }
 }
 
+interface WalletInfo {
+  chainId: number;
+  stablecoin?: { address: string; symbol: string; decimals: number };
+  wallets: WalletBalance[];
+}
+
+/** Loads and shows the balances; called again when a withdraw or send is confirmed. */
+async function showBalances(): Promise<WalletInfo> {
+  const wallet = await adminApi<WalletInfo>('/api/wallet');
+  const coin = wallet.stablecoin;
+  byId('balances').replaceChildren(
+    table(
+      ['Wallet', 'Address', 'ETH', coin?.symbol ?? 'Stablecoin'],
+      wallet.wallets.map((w) => [
+        w.label,
+        mono(w.address),
+        w.error ?? units(w.native, 18),
+        w.error ? '—' : coin ? units(w.token, coin.decimals) : '—',
+      ]),
+      `Chain ${wallet.chainId}`,
+    ),
+  );
+  return wallet;
+}
+
 export async function walletPage(): Promise<void> {
   try {
-    const wallet = await adminApi<{
-      chainId: number;
-      stablecoin?: { symbol: string; decimals: number };
-      wallets: WalletBalance[];
-    }>('/api/wallet');
-    const coin = wallet.stablecoin;
-    byId('balances').replaceChildren(
-      table(
-        ['Wallet', 'Address', 'ETH', coin?.symbol ?? 'Stablecoin'],
-        wallet.wallets.map((w) => [
-          w.label,
-          mono(w.address),
-          w.error ?? units(w.native, 18),
-          w.error ? '—' : coin ? units(w.token, coin.decimals) : '—',
-        ]),
-        `Chain ${wallet.chainId}`,
-      ),
+    const wallet = await showBalances();
+    wireWalletRequests(
+      {
+        ...(wallet.stablecoin && { stablecoin: wallet.stablecoin }),
+        admin: wallet.wallets.find((w) => w.role === 'admin')?.address ?? '',
+      },
+      () => void showBalances().catch(reportFailure),
     );
   } catch (error) {
     reportFailure(error);
@@ -78,7 +94,7 @@ interface Commands {
 }
 
 export async function networkPage(): Promise<void> {
-  let resourceVersion = '';
+  let generation = 0;
   const form = byId<HTMLFormElement>('security-form');
   const input = (id: string) => byId<HTMLInputElement>(id);
   const fill = (commands: Commands) => {
@@ -94,9 +110,9 @@ export async function networkPage(): Promise<void> {
       ipv4Pool: { network: string; start: string; end: string; gateway: string };
       ipv6: { mode: string; prefix?: string; prefixInUse?: string };
       commands: Commands;
-      resourceVersion: string;
+      generation: number;
     }>('/api/network');
-    resourceVersion = network.resourceVersion;
+    generation = network.generation;
     const host = network.network;
     fillDetails(byId('network-details'), [
       [
@@ -133,10 +149,10 @@ export async function networkPage(): Promise<void> {
         .filter(Boolean);
       const name = input('commands-name').value.trim();
       try {
-        const saved = await adminApi<{ commands: Commands; resourceVersion: string }>('/api/security', {
+        const saved = await adminApi<{ commands: Commands; generation: number }>('/api/security', {
           method: 'POST',
           body: {
-            resourceVersion,
+            generation,
             commands: {
               enabled: input('commands-enabled').checked,
               ...(name && { commandName: name }),
@@ -147,7 +163,7 @@ export async function networkPage(): Promise<void> {
             },
           },
         });
-        resourceVersion = saved.resourceVersion;
+        generation = saved.generation;
         fill(saved.commands);
         showNotice(notice, 'ok', 'Saved. The controllers apply the new settings.');
       } catch (error) {

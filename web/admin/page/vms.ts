@@ -1,16 +1,18 @@
-// VMs: the table, and start/stop/destroy after a confirmation (destroy: type the VM's name).
+// VMs: the table, and start/stop/kill/destroy after a confirmation (destroy: type the VM's name).
 import type { VmRow } from '../vms.js';
 import { ApiError } from '../../shared/page/api.js';
 import { byId, el, hideNotice, showNotice, whileBusy } from '../../shared/page/dom.js';
 import { clearFieldErrors, showFieldErrors } from '../../shared/page/forms.js';
 import { adminApi, dateTime, reportFailure, table } from './common.js';
 
-type Action = 'start' | 'stop' | 'destroy';
+type Action = 'start' | 'stop' | 'kill' | 'destroy';
 
 const CONFIRM_TEXT: Record<Action, (name: string) => string> = {
   start: (name) => `Start ${name}? The VM controller boots it and keeps it running.`,
   stop: (name) =>
     `Stop ${name}? The VM controller shuts it down (and powers it off if it does not stop in time); the customer loses access until it is started.`,
+  kill: (name) =>
+    `Kill ${name}? The VM controller powers it off at once, without a shutdown: like pulling the plug, unsaved data in the guest is lost.`,
   destroy: (name) => `Destroy ${name}? The VM and its disk are deleted for good. This cannot be undone.`,
 };
 
@@ -21,7 +23,7 @@ function actionButton(row: VmRow, action: Action, label: string): HTMLButtonElem
     'button',
     {
       type: 'button',
-      class: action === 'destroy' ? 'danger' : 'secondary',
+      class: action === 'destroy' || action === 'kill' ? 'danger' : 'secondary',
       'aria-label': `${label} ${row.name}`,
     },
     label,
@@ -60,8 +62,11 @@ async function render(): Promise<void> {
     if (!vm.deleting) {
       actions.append(
         vm.runStrategy === 'Halted' ? actionButton(vm, 'start', 'Start') : actionButton(vm, 'stop', 'Stop'),
-        actionButton(vm, 'destroy', 'Destroy'),
       );
+      // Also offered while a stop is still waiting for the guest to shut down.
+      const killed = vm.runStrategy === 'Halted' && vm.shutdownGracePeriodSeconds === 0;
+      if (vm.phase !== 'Stopped' && !killed) actions.append(actionButton(vm, 'kill', 'Kill'));
+      actions.append(actionButton(vm, 'destroy', 'Destroy'));
     }
     const state = vm.deleting
       ? 'Deleting'
@@ -88,7 +93,12 @@ async function confirm(): Promise<void> {
   try {
     await adminApi(`/api/vms/${encodeURIComponent(name)}/${action}`, { method: 'POST', body });
     closeConfirm();
-    const done = { start: 'Start requested', stop: 'Stop requested', destroy: 'Destroy requested' }[action];
+    const done = {
+      start: 'Start requested',
+      stop: 'Stop requested',
+      kill: 'Kill requested',
+      destroy: 'Destroy requested',
+    }[action];
     showNotice(notice, 'ok', `${done} for ${name}.`, 'The VM controller carries it out; the table follows.');
     await render();
   } catch (error) {
