@@ -26,7 +26,7 @@ Usage: iso/build.sh --netinst DEBIAN-12-NETINST.iso --payload DIR --out OUT.iso
 
 Injects into a Debian 12 (bookworm, amd64) netinst ISO:
   /preseed.cfg                preseed/blockhost.preseed (unattended install, LVM on the whole first disk)
-  /blockhost/k3s/             first-boot scripts and unit (k3s/)
+  /blockhost/k3s/             first-boot and network-sync scripts and units (k3s/)
   /blockhost/late-command.sh  run by the preseed's late_command
   /blockhost/artifacts/       the payload DIR, which must hold:
       k3s                               the k3s binary
@@ -119,7 +119,9 @@ awk -v hash="$password_hash" '
   { print }' "$repo_dir/preseed/blockhost.preseed" >"$tree/preseed.cfg"
 mkdir -p "$tree/blockhost/k3s" "$tree/blockhost/artifacts"
 cp "$repo_dir"/k3s/firstboot.sh "$repo_dir"/k3s/lib.sh "$repo_dir"/k3s/blockhost-setup-code \
-  "$repo_dir"/k3s/blockhost-bridge "$repo_dir"/k3s/blockhost-host-facts "$repo_dir"/k3s/blockhost-firstboot.service "$repo_dir"/k3s/README.md "$tree/blockhost/k3s/"
+  "$repo_dir"/k3s/blockhost-bridge "$repo_dir"/k3s/blockhost-host-facts "$repo_dir"/k3s/blockhost-network-sync \
+  "$repo_dir"/k3s/blockhost-firstboot.service "$repo_dir"/k3s/blockhost-network-sync.service \
+  "$repo_dir"/k3s/blockhost-network-sync.timer "$repo_dir"/k3s/README.md "$tree/blockhost/k3s/"
 cp "$repo_dir/preseed/late-command.sh" "$tree/blockhost/late-command.sh"
 # Reflinks where the filesystem allows: the images are hundreds of megabytes.
 cp -R --reflink=auto "$payload/." "$tree/blockhost/artifacts/"

@@ -1,7 +1,8 @@
 # shellcheck shell=bash disable=SC2034 # constants here are used by the scripts that source this file
-# Shared by firstboot.sh, blockhost-setup-code, blockhost-host-facts and blockhost-bridge: paths (all below
-# BLOCKHOST_ROOT, so tests can run the scripts against a temporary directory), logging, and the
-# one-time code with its console message. Sourced, never run.
+# Shared by firstboot.sh, blockhost-setup-code, blockhost-host-facts, blockhost-bridge and
+# blockhost-network-sync: paths (all below BLOCKHOST_ROOT, so tests can run the scripts against a
+# temporary directory), logging, the one-time code with its console message, and the IPv4/ifupdown
+# helpers for changing the network with a rollback. Sourced, never run.
 
 BLOCKHOST_ROOT="${BLOCKHOST_ROOT:-}"
 BLOCKHOST_NAMESPACE="${BLOCKHOST_NAMESPACE:-blockhost}"
@@ -142,4 +143,95 @@ write_console_message() {
   [ ${#lines[@]} -gt 1 ] || lines+=('  http://<this server address>/setup')
   lines+=("One-time code: $code   (valid until $valid_until)" 'New code: blockhost-setup-code (as root)')
   write_issue_block "${lines[@]}"
+}
+
+# --- IPv4 state of the host's interfaces (blockhost-bridge, blockhost-network-sync) -------------
+# Callers may set ping_count / ping_timeout (gateway check) and must set `pending` (the file the
+# pre-change state is saved to, so an interrupted change is rolled back by the next run).
+
+link_exists() { ip link show dev "$1" >/dev/null 2>&1; }
+global_ipv4() { ip -4 -o addr show dev "$1" scope global 2>/dev/null | awk '{print $4}'; }
+default_route_dev() { ip -4 route show default | awk '{for (i = 1; i < NF; i++) if ($i == "dev") {print $(i + 1); exit}}'; }
+default_gateway() { ip -4 route show default dev "$1" | awk '{for (i = 1; i < NF; i++) if ($i == "via") {print $(i + 1); exit}}'; }
+
+# The gateway answers ping, or at least ARP (routers that drop ICMP still resolve their address).
+gateway_answers() {
+  local dev="$1" gw="$2"
+  local attempt
+  # One ping at a time, so a healthy gateway is confirmed by its first reply.
+  for ((attempt = 1; attempt <= ${ping_count:-5}; attempt++)); do
+    ping -n -q -c 1 -W "${ping_timeout:-1}" -I "$dev" "$gw" >/dev/null 2>&1 && return 0
+  done
+  ip neigh show "$gw" dev "$dev" | grep -q 'lladdr' && ! ip neigh show "$gw" dev "$dev" | grep -Eq 'FAILED|INCOMPLETE'
+}
+
+# DEV's global IPv4 addresses as "addr=ADDR/PREFIX [brd B]" plus their lifetimes, and its routes
+# as "route=...", so a restore is exact.
+saved_addresses_and_routes() {
+  local dev="$1"
+  ip -4 -o addr show dev "$dev" scope global | awk '{
+    spec = $4
+    for (i = 5; i < NF; i++) {
+      if ($i == "brd") spec = spec " brd " $(i + 1)
+      if ($i == "valid_lft" && $(i + 1) != "forever") spec = spec " valid_lft " $(i + 1)
+      if ($i == "preferred_lft" && $(i + 1) != "forever") spec = spec " preferred_lft " $(i + 1)
+    }
+    gsub(/sec/, "", spec)
+    print "addr=" spec
+  }'
+  # Routes the kernel does not derive from the addresses; flags that describe link state are not
+  # accepted when adding a route, so they are dropped.
+  ip -4 route show dev "$dev" | grep -v 'proto kernel' | sed -E 's/ (linkdown|dead|offload|trap)//g; s/^/route=/'
+}
+
+state_value() { sed -n "s/^$1=//p" "${pending:?}" | head -n1; }
+state_values() { sed -n "s/^$1=//p" "${pending:?}"; }
+
+# Puts the saved addresses, then the saved routes, on DEV. A rollback ("tolerant") restores
+# whatever it can rather than stopping at the first error.
+apply_to() {
+  local dev="$1" mode="${2:-strict}" spec
+  local -a words
+  while read -r spec; do
+    [ -n "$spec" ] || continue
+    read -r -a words <<<"$spec"
+    ip addr add "${words[@]}" dev "$dev" || [ "$mode" = tolerant ] || return 1
+  done < <(state_values addr)
+  while read -r spec; do
+    [ -n "$spec" ] || continue
+    read -r -a words <<<"$spec"
+    ip route replace "${words[@]}" dev "$dev" || [ "$mode" = tolerant ] || return 1
+  done < <(state_values route)
+}
+
+# --- ifupdown (/etc/network/interfaces) ------------------------------------------------------
+
+# Comments out IFACE's stanzas in FILE with "# TAG: " (kept for the record; the original is saved
+# once as FILE.blockhost-orig) and makes sure FILE sources interfaces.d. Running it again changes nothing.
+ifupdown_comment_out() {
+  local file="$1" iface="$2" tag="$3"
+  [ -e "$file.blockhost-orig" ] || cp -p "$file" "$file.blockhost-orig"
+  awk -v nic="$iface" -v tag="# $tag: " '
+    /^[ \t]*(iface|auto|allow-[a-z]+|mapping|source|source-directory)([ \t]|$)/ {
+      inside = ($1 == "iface" && $2 == nic) || (($1 == "auto" || $1 ~ /^allow-/) && NF == 2 && $2 == nic)
+    }
+    inside && index($0, tag) != 1 && NF { print tag $0; next }
+    { print }' "$file" >"$file.tmp"
+  grep -Eq '^[ \t]*source(-directory)? +/etc/network/interfaces\.d' "$file.tmp" ||
+    printf '\nsource /etc/network/interfaces.d/*\n' >>"$file.tmp"
+  mv "$file.tmp" "$file"
+}
+
+# FILE (in interfaces.d) = NIC as a port of BRIDGE, the bridge configured by METHOD (dhcp|static)
+# and OPTIONS (indented "address …" lines), with the NIC's MAC.
+write_bridge_stanza() {
+  local file="$1" nic="$2" bridge="$3" method="$4" options="$5" mac="$6"
+  mkdir -p "$(dirname "$file")"
+  {
+    printf '# Written by %s: %s is a port of %s, which carries the host address.\n' "$(basename "$0")" "$nic" "$bridge"
+    printf 'iface %s inet manual\n\nauto %s\niface %s inet %s\n' "$nic" "$bridge" "$bridge" "$method"
+    [ -z "$options" ] || printf '%s\n' "$options"
+    printf '    bridge_ports %s\n    bridge_stp off\n    bridge_fd 0\n    bridge_hw %s\n' "$nic" "$mac"
+  } >"$file.tmp"
+  mv "$file.tmp" "$file"
 }

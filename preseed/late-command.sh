@@ -1,7 +1,7 @@
 #!/bin/sh
 # Run by the Debian installer's preseed/late_command (busybox sh, before the first reboot): copies
-# the BlockHost payload from the ISO into the installed system and prepares first boot. The
-# preseed then enables blockhost-firstboot.service with in-target.
+# the BlockHost payload from the ISO into the installed system, prepares first boot and enables
+# the network sync timer. The preseed then enables blockhost-firstboot.service with in-target.
 #
 # Usage: late-command.sh SOURCE TARGET [CMDLINE_FILE]
 #   SOURCE        the ISO's /blockhost directory (/cdrom/blockhost)
@@ -38,13 +38,23 @@ log "copying $source_dir to $target/opt/blockhost"
 mkdir -p "$target/opt/blockhost"
 cp -R "$source_dir/." "$target/opt/blockhost/"
 chmod 0755 "$target/opt/blockhost/k3s/firstboot.sh" "$target/opt/blockhost/k3s/blockhost-setup-code" \
-  "$target/opt/blockhost/k3s/blockhost-bridge" "$target/opt/blockhost/k3s/blockhost-host-facts"
+  "$target/opt/blockhost/k3s/blockhost-bridge" "$target/opt/blockhost/k3s/blockhost-host-facts" \
+  "$target/opt/blockhost/k3s/blockhost-network-sync"
 
 mkdir -p "$target/etc/systemd/system" "$target/usr/local/sbin" "$target/etc/blockhost"
 cp "$source_dir/k3s/blockhost-firstboot.service" "$target/etc/systemd/system/blockhost-firstboot.service"
 ln -sf /opt/blockhost/k3s/blockhost-setup-code "$target/usr/local/sbin/blockhost-setup-code"
 ln -sf /opt/blockhost/k3s/blockhost-bridge "$target/usr/local/sbin/blockhost-bridge"
 ln -sf /opt/blockhost/k3s/blockhost-host-facts "$target/usr/local/sbin/blockhost-host-facts"
+ln -sf /opt/blockhost/k3s/blockhost-network-sync "$target/usr/local/sbin/blockhost-network-sync"
+# The network sync timer, enabled the way `systemctl enable` would (WantedBy=timers.target): the
+# installer's environment has no systemctl for the target.
+for unit in blockhost-network-sync.service blockhost-network-sync.timer; do
+  cp "$source_dir/k3s/$unit" "$target/etc/systemd/system/$unit"
+done
+mkdir -p "$target/etc/systemd/system/timers.target.wants"
+ln -sf /etc/systemd/system/blockhost-network-sync.timer \
+  "$target/etc/systemd/system/timers.target.wants/blockhost-network-sync.timer"
 printf '# Written at install time by the BlockHost preseed; read by /opt/blockhost/k3s/firstboot.sh.\nBLOCKHOST_BACKEND=%s\n' \
   "$backend" >"$target/etc/blockhost/firstboot.env"
 log "first boot configured (backend: ${backend:-chosen later in the wizard})"

@@ -47,8 +47,8 @@ function network({ values, facts }: FormContext): SafeHtml {
         hint: 'Up to 3, separated by commas.',
       }),
       html`<p class="notice warn" role="note">
-        This is recorded in the host's configuration; BlockHost does not change the running server's address
-        yet. Change it on the server's console, where a wrong address cannot cut you off.
+        The server applies a changed address within about 30 s and checks that the gateway answers; if it does
+        not, the previous address comes back (k3s/README.md, "Network changes after setup").
       </p>`,
     )}
     ${input(values, 'signup.hostname', 'Public host name (optional)', { placeholder: 'vms.example.com', hint: 'Where customers find the signup page; absent: the node address.' })}

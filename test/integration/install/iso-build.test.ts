@@ -131,7 +131,10 @@ describe('iso/build.sh', () => {
       'blockhost-setup-code',
       'blockhost-bridge',
       'blockhost-host-facts',
+      'blockhost-network-sync',
       'blockhost-firstboot.service',
+      'blockhost-network-sync.service',
+      'blockhost-network-sync.timer',
     ])
       expect(await readFile(join(tree, 'blockhost/k3s', script))).toEqual(
         await readFile(join(repoDir, 'k3s', script)),
@@ -195,10 +198,27 @@ describe('iso/build.sh', () => {
       'ExecStart=/opt/blockhost/k3s/firstboot.sh',
     );
     expect((await stat(join(target, 'opt/blockhost/k3s/firstboot.sh'))).mode & 0o111).toBe(0o111);
-    for (const command of ['blockhost-setup-code', 'blockhost-bridge', 'blockhost-host-facts'])
+    for (const command of [
+      'blockhost-setup-code',
+      'blockhost-bridge',
+      'blockhost-host-facts',
+      'blockhost-network-sync',
+    ])
       expect((await runOk('readlink', [join(target, 'usr/local/sbin', command)])).stdout.trim()).toBe(
         `/opt/blockhost/k3s/${command}`,
       );
+    // The network sync timer is enabled (as systemctl enable would) and its service installed.
+    expect(
+      (
+        await runOk('readlink', [
+          join(target, 'etc/systemd/system/timers.target.wants/blockhost-network-sync.timer'),
+        ])
+      ).stdout.trim(),
+    ).toBe('/etc/systemd/system/blockhost-network-sync.timer');
+    expect(
+      await readFile(join(target, 'etc/systemd/system/blockhost-network-sync.service'), 'utf8'),
+    ).toContain('ExecStart=/usr/local/sbin/blockhost-network-sync');
+    expect((await stat(join(target, 'opt/blockhost/k3s/blockhost-network-sync'))).mode & 0o111).toBe(0o111);
     const keys = await stat(join(target, 'home/blockhost/.ssh/authorized_keys'));
     expect([keys.mode & 0o777, keys.uid, keys.gid]).toEqual([0o600, 1000, 1000]);
 

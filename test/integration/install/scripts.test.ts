@@ -11,6 +11,7 @@ const BASH_SCRIPTS = [
   'k3s/blockhost-setup-code',
   'k3s/blockhost-bridge',
   'k3s/blockhost-host-facts',
+  'k3s/blockhost-network-sync',
   'k3s/lib.sh',
   'iso/build.sh',
   'test/harness/install/fake-k3s',
@@ -58,6 +59,7 @@ describe('install scripts', () => {
       installScripts.setupCode,
       installScripts.bridge,
       installScripts.hostFacts,
+      installScripts.networkSync,
       installScripts.buildIso,
     ]) {
       const result = await run(command, ['--help'], { env: { BLOCKHOST_LOG_FILE: '/dev/null' } });
@@ -70,7 +72,7 @@ describe('install scripts', () => {
     ]);
   });
 
-  it('ship a systemd unit that systemd accepts', async () => {
+  it('ship systemd units that systemd accepts', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'bh-unit-'));
     try {
       // The unit as installed, pointing at the script in this checkout (it lives in /opt on the server).
@@ -83,8 +85,27 @@ describe('install scripts', () => {
       expect(unit).toMatch(/^RemainAfterExit=yes$/m);
       expect(unit).toMatch(/^After=network-online.target$/m);
       await writeFile(join(dir, 'blockhost-firstboot.service'), unit);
-      const verify = await run('systemd-analyze', ['verify', join(dir, 'blockhost-firstboot.service')]);
+      // The network sync: a oneshot service after first boot, started by a 30-second timer.
+      const syncService = (await readFile(installScripts.networkSyncService, 'utf8')).replace(
+        '/usr/local/sbin/blockhost-network-sync',
+        installScripts.networkSync,
+      );
+      expect(syncService).toMatch(/^Type=oneshot$/m);
+      expect(syncService).toContain('ConditionPathExists=/var/lib/blockhost/firstboot/complete');
+      await writeFile(join(dir, 'blockhost-network-sync.service'), syncService);
+      const timer = await readFile(installScripts.networkSyncTimer, 'utf8');
+      expect(timer).toMatch(/^OnCalendar=\*-\*-\* \*:\*:00,30$/m);
+      expect(timer).toMatch(/^WantedBy=timers.target$/m);
+      await writeFile(join(dir, 'blockhost-network-sync.timer'), timer);
+      const verify = await run('systemd-analyze', [
+        'verify',
+        join(dir, 'blockhost-firstboot.service'),
+        join(dir, 'blockhost-network-sync.service'),
+        join(dir, 'blockhost-network-sync.timer'),
+      ]);
       expect([verify.code, verify.stderr]).toEqual([0, '']);
+      const next = await run('systemd-analyze', ['calendar', '--iterations=2', '*-*-* *:*:00,30']);
+      expect(next.code).toBe(0);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
