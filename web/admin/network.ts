@@ -6,7 +6,9 @@ import {
   hostConfigSpecSchema,
   type HostConfig,
 } from '../../lib/api/v1alpha1/index.js';
-import { isConflict, isInvalid, type KubeApiError } from '../../lib/kube/errors.js';
+import { isConflict, isInvalid, isNotFound, type KubeApiError } from '../../lib/kube/errors.js';
+import type { KubeObject } from '../../lib/kube/object.js';
+import { coreTypes } from '../../lib/kube/resource-types.js';
 import type { FaceContext } from '../face.js';
 import { HttpError } from '../http/errors.js';
 import type { SessionStore } from '../http/sessions.js';
@@ -14,6 +16,9 @@ import { validate } from '../http/validation.js';
 import type { AdminAudit } from './audit.js';
 import { adminWallet, type AdminSession } from './auth.js';
 import { requireHostConfig } from './host.js';
+
+/** Written by the node after it applies spec.network (k3s/blockhost-network-sync). */
+const NETWORK_STATUS_CONFIGMAP = 'blockhost-network-status';
 
 /** The HostConfig's own admin-commands schema (one source of truth), refusing unknown fields. */
 const adminCommandsSchema = hostConfigSpecSchema.shape.admin.shape.commands;
@@ -34,6 +39,7 @@ export function registerNetworkRoutes(
   app.get('/api/network', { preHandler: requireAdmin }, async () => {
     const host = await requireHostConfig(context.kube);
     return {
+      applied: await readNetworkStatus(context),
       network: host.spec.network,
       ipv4Pool: host.spec.ipv4Pool,
       ipv6: { ...host.spec.ipv6, ...(host.status?.ipv6Prefix && { prefixInUse: host.status.ipv6Prefix }) },
@@ -83,4 +89,29 @@ export function registerNetworkRoutes(
     });
     return { commands: patched.spec.admin.commands, generation: patched.metadata.generation };
   });
+}
+
+/** What the node reported after applying spec.network (k3s/blockhost-network-sync), if anything yet. */
+const networkStatusSchema = z.object({
+  phase: z.enum(['Applied', 'RolledBack', 'Refused']),
+  message: z.string().max(4096).default(''),
+  appliedGeneration: z.coerce.number().int().min(0).optional(),
+  time: z.string().max(64).optional(),
+});
+
+async function readNetworkStatus(
+  context: FaceContext,
+): Promise<z.infer<typeof networkStatusSchema> | undefined> {
+  const configMap = await context.kube
+    .get<KubeObject & { data?: Record<string, string> }>(
+      coreTypes.configMap,
+      NETWORK_STATUS_CONFIGMAP,
+      context.namespace,
+    )
+    .catch((error: unknown) => {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    });
+  const parsed = networkStatusSchema.safeParse(configMap?.data);
+  return parsed.success ? parsed.data : undefined;
 }

@@ -459,6 +459,31 @@ describe('network and security', () => {
     maxCommandAgeSeconds: 120,
   };
 
+  it('shows what the server reported after applying the network, and nothing it cannot parse', async () => {
+    const { headers } = await signIn();
+    const applied = async () => (await get('/api/network', headers)).json<{ applied?: unknown }>().applied;
+    expect(await applied()).toBeUndefined();
+    const status = {
+      metadata: { name: 'blockhost-network-status', namespace },
+      data: { phase: 'RolledBack', message: 'gateway 10.0.0.1 did not answer', appliedGeneration: '3' },
+    };
+    await kube.create(coreTypes.configMap, status);
+    expect(await applied()).toEqual({
+      phase: 'RolledBack',
+      message: 'gateway 10.0.0.1 did not answer',
+      appliedGeneration: 3,
+    });
+    await kube.patch(
+      coreTypes.configMap,
+      status.metadata.name,
+      namespace,
+      { data: { phase: 'Sideways' } },
+      'merge',
+    );
+    expect(await applied()).toBeUndefined();
+    await kube.delete(coreTypes.configMap, status.metadata.name, namespace);
+  });
+
   it('updates the admin-command settings on the HostConfig, with an Event', async () => {
     const { headers } = await signIn();
     const network = (await get('/api/network', headers)).json<{

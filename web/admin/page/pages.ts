@@ -111,15 +111,23 @@ export async function networkPage(): Promise<void> {
       ipv6: { mode: string; prefix?: string; prefixInUse?: string };
       commands: Commands;
       generation: number;
+      applied?: { phase: string; message: string; appliedGeneration?: number; time?: string };
     }>('/api/network');
     generation = network.generation;
     const host = network.network;
+    const applied = network.applied;
     fillDetails(byId('network-details'), [
       [
         'Host address',
         host.mode === 'dhcp'
           ? `DHCP${host.interface ? ` on ${host.interface}` : ''}`
           : `${host.address} via ${host.gateway}`,
+      ],
+      [
+        'On the server',
+        !applied
+          ? 'Not reported yet (the server applies network changes within about 30 s)'
+          : `${applied.phase}${applied.appliedGeneration === generation ? '' : ' (an earlier version)'}: ${applied.message}${applied.time ? ` — ${applied.time}` : ''}`,
       ],
       [
         'VM IPv4 pool',
