@@ -142,6 +142,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await app?.close();
   if (namespace) await deleteNamespace(kube, namespace).catch(() => undefined);
+  // Plans are cluster-wide: one left behind would be put on the next test's chain.
+  await kube.delete(blockhostTypes.plan, examplePlan.metadata.name).catch(() => undefined);
   await chain?.stop();
   await release?.();
 }, 60_000);
