@@ -18,8 +18,9 @@ import { coreTypes } from '../../../lib/kube/resource-types.js';
 import type { HostConfigStep } from '../../../controllers/hostconfig/step.js';
 import { anvilAccount, anvilPrivateKey } from '../../harness/chain/anvil.js';
 import { claimHostConfig, createTestNamespace, deleteNamespace, testClient } from '../../harness/kube.js';
-import { startProcess, type ManagedProcess } from '../../harness/processes.js';
+import type { ManagedProcess } from '../../harness/processes.js';
 import { hostConfig, readHost, waitForCondition } from './support.js';
+import { startFixtureManager } from '../../fixtures/start-controller-manager.js';
 
 describe('setup pipeline: crash recovery', () => {
   let kube: KubeClient;
@@ -41,20 +42,7 @@ describe('setup pipeline: crash recovery', () => {
 
   /** The controller manager in a process of its own, killed by itself at `crashAt`. */
   const startManager = (crashAt: HostConfigStep | '' = ''): ManagedProcess => {
-    manager = startProcess(
-      `controller-manager${crashAt ? `-crash-at-${crashAt}` : ''}`,
-      'env',
-      [
-        `NAMESPACE=${namespace}`,
-        `CRASH_AT=${crashAt}`,
-        `LOG_LEVEL=${process.env.CHILD_LOG_LEVEL ?? 'info'}`,
-        process.execPath,
-        '--import',
-        'tsx',
-        'test/fixtures/controller-manager.ts',
-      ],
-      join(logDir, `manager-${crashAt || 'clean'}.log`),
-    );
+    manager = startFixtureManager(namespace, logDir, crashAt);
     return manager;
   };
 

@@ -41,7 +41,8 @@ import {
   eventually,
   testClient,
 } from '../../harness/kube.js';
-import { startProcess, type ManagedProcess } from '../../harness/processes.js';
+import type { ManagedProcess } from '../../harness/processes.js';
+import { startFixtureManager } from '../../fixtures/start-controller-manager.js';
 
 const ADMIN = 1;
 const OTHER = 2;
@@ -427,20 +428,7 @@ describe('executing signed requests', () => {
 
 describe('crash after the broadcast, before anything is recorded', () => {
   const startManager = (crashAt = ''): ManagedProcess => {
-    child = startProcess(
-      `controller-manager${crashAt ? `-crash-at-${crashAt}` : ''}`,
-      'env',
-      [
-        `NAMESPACE=${namespace}`,
-        `CRASH_AT=${crashAt}`,
-        `LOG_LEVEL=${process.env.CHILD_LOG_LEVEL ?? 'info'}`,
-        process.execPath,
-        '--import',
-        'tsx',
-        'test/fixtures/controller-manager.ts',
-      ],
-      join(logDir, `manager-${crashAt || 'clean'}.log`),
-    );
+    child = startFixtureManager(namespace, logDir, crashAt);
     return child;
   };
 
