@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '**/dist/', 'test/bench/results/', 'coverage/'] },
+  { ignores: ['node_modules/', '**/dist/', 'test/bench/results/', 'coverage/', 'guest/pam-web3/target/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -3,6 +3,7 @@ import type { Manager } from '../lib/runtime/manager.js';
 import { ChainMetrics } from '../lib/chain/metrics.js';
 import { ChainServices } from './chain/services.js';
 import { chainWatcherRunnable } from './chain/watcher-runnable.js';
+import { registerLoginSignatureController } from './login-signature/controller.js';
 import { registerHostConfigController } from './hostconfig/controller.js';
 import { registerPlanController } from './plan/controller.js';
 import {
@@ -51,6 +52,7 @@ export function registerControllers(manager: Manager, setup: ControllerSetup): {
   registerSubscriptionController(manager, chain, setup.subscription);
   registerVmController(manager, { ...setup.vm, backends, claimsNamespace: namespace, onStep: setup.onStep });
   registerWalletRequestController(manager, chain, setup.onStep);
+  registerLoginSignatureController(manager, { backends, namespace });
   manager.addRunnable(
     'chain-watcher',
     chainWatcherRunnable(chain, log.child({ component: 'chain-watcher' })),

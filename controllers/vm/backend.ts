@@ -26,6 +26,13 @@ export interface VmBackend {
   /** Runs a program in the guest through the QEMU guest agent and waits for it. */
   guestExec(id: string, command: GuestCommand): Promise<GuestExecResult>;
   /**
+   * A file in the guest through the agent's file commands, or undefined when it does not exist.
+   * Throws a BackendError (GuestFileTooLarge) above `maxBytes`.
+   */
+  guestReadFile(id: string, path: string, maxBytes: number): Promise<string | undefined>;
+  /** Creates or truncates a file in the guest and writes `content` (not atomic; see guest-agent.ts). */
+  guestWriteFile(id: string, path: string, content: string): Promise<void>;
+  /**
    * A cheap connectivity check of the configured backend (reachable, credentials accepted, the
    * storage, network and images it needs exist). Resolves when usable; throws a BackendError whose
    * reason and message name what is wrong. Used by setup's BackendReady step, rechecked periodically.

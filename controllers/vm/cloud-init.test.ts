@@ -7,6 +7,7 @@ const WALLET = '0x70997970C51812dc3A010C7d01b50e0d17dc79C8';
 describe('cloud-init', () => {
   it('creates the login user with the wallet GECOS and a locked password', () => {
     const seed = renderCloudInit({
+      login: { secretKey: 'ab'.repeat(32) },
       name: 'blockhost-007',
       username: 'admin',
       ownerWallet: WALLET,
@@ -32,7 +33,14 @@ describe('cloud-init', () => {
   });
 
   it('allows only keyboard-interactive SSH for that user unless keys are given', () => {
-    const plain = parse(renderCloudInit({ name: 'vm', username: 'admin', ownerWallet: WALLET }).userData) as {
+    const plain = parse(
+      renderCloudInit({
+        login: { secretKey: 'ab'.repeat(32) },
+        name: 'vm',
+        username: 'admin',
+        ownerWallet: WALLET,
+      }).userData,
+    ) as {
       write_files: { content: string }[];
     };
     const sshd = plain.write_files[0]!.content;
@@ -42,6 +50,7 @@ describe('cloud-init', () => {
     expect(sshd).toContain('PubkeyAuthentication no\n');
     const keyed = parse(
       renderCloudInit({
+        login: { secretKey: 'ab'.repeat(32) },
         name: 'vm',
         username: 'admin',
         ownerWallet: WALLET,
@@ -57,6 +66,7 @@ describe('cloud-init', () => {
 
   it('writes static IPv4 and a single IPv6 /128 with an on-link gateway', () => {
     const seed = renderCloudInit({
+      login: { secretKey: 'ab'.repeat(32) },
       name: 'vm',
       username: 'admin',
       ownerWallet: WALLET,

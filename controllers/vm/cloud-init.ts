@@ -2,8 +2,9 @@ import { stringify } from 'yaml';
 
 /**
  * What every backend puts on a guest's NoCloud seed; the same for KubeVirt, libvirt and Proxmox.
- * Base images must already contain cloud-init and qemu-guest-agent: hosts may have no package
- * mirror, so nothing is installed at first boot.
+ * Base images must already contain cloud-init, qemu-guest-agent, openssh-server and the libpam-web3
+ * package (the product's guest image, images/guest/): hosts may have no package mirror, so nothing
+ * is installed at first boot.
  */
 export interface CloudInitInput {
   /** VM name; also the hostname and the instance id (a new id would re-run cloud-init). */
@@ -14,6 +15,8 @@ export interface CloudInitInput {
   /** Overrides the default `wallet=<addr>,nft=<id>` GECOS. */
   gecos?: string;
   sshKeys?: string[];
+  /** The wallet login (INTEROP §4): what the guest's pam_web3 module is configured with. */
+  login: WalletLogin;
   network?: {
     /** MAC of the VM's NIC; every backend sets it, so the config finds the NIC whatever its name. */
     macAddress: string;
@@ -21,6 +24,13 @@ export interface CloudInitInput {
     ipv6?: { address: string; gateway: string };
     dns?: string[];
   };
+}
+
+export interface WalletLogin {
+  /** 64 hex digits, random per VM, kept in the VM's login Secret (login-secret.ts). */
+  secretKey: string;
+  /** The host's signing page (`<signup URL>/sign`); absent until setup has published the signup URL. */
+  signingUrl?: string;
 }
 
 export interface NoCloudSeed {
@@ -53,6 +63,58 @@ function sshdConfig(username: string, withKeys: boolean): string {
   ].join('\n');
 }
 
+/** The module's config (INTEROP §4); TOML strings are JSON-compatible, so JSON.stringify quotes them. */
+function pamWeb3Config(machineId: string, login: WalletLogin): string {
+  return [
+    '# Written by BlockHost cloud-init: the wallet login of this VM.',
+    '[machine]',
+    `id = ${JSON.stringify(machineId)}`,
+    `secret_key = ${JSON.stringify(login.secretKey)}`,
+    '',
+    '[auth]',
+    'otp_length = 6',
+    'otp_ttl_seconds = 300',
+    'use_tls = true',
+    ...(login.signingUrl ? [`signing_url = ${JSON.stringify(login.signingUrl)}`] : []),
+    '',
+  ].join('\n');
+}
+
+/**
+ * The original's sshd auth stack: only `username` reaches pam_web3, which decides; nothing after
+ * it runs. Account and session stay Debian's.
+ */
+function pamSshd(username: string): string {
+  return [
+    '# Written by BlockHost cloud-init: wallet-signature logins (pam_web3) for one user only.',
+    `auth [success=ok default=ignore] pam_succeed_if.so user = ${username}`,
+    'auth [success=done default=die] pam_web3.so',
+    'auth required pam_deny.so',
+    '@include common-account',
+    'session [success=ok ignore=ignore module_unknown=ignore default=bad] pam_selinux.so close',
+    'session required pam_loginuid.so',
+    'session optional pam_keyinit.so force revoke',
+    '@include common-session',
+    'session optional pam_motd.so motd=/run/motd.dynamic',
+    'session optional pam_motd.so noupdate',
+    'session optional pam_mail.so standard noenv',
+    'session required pam_limits.so',
+    'session required pam_env.so',
+    'session required pam_env.so envfile=/etc/default/locale',
+    'session [success=ok ignore=ignore module_unknown=ignore default=bad] pam_selinux.so open',
+    '@include common-password',
+    '',
+  ].join('\n');
+}
+
+/** Callback sessions exist only while this directory does; /run is a tmpfs, so tmpfiles recreates it. */
+const PENDING_TMPFILES = [
+  '# Written by BlockHost cloud-init: pam_web3 callback sessions (signatures delivered by the host).',
+  'd /run/libpam-web3 0700 root root -',
+  'd /run/libpam-web3/pending 0700 root root -',
+  '',
+].join('\n');
+
 export function renderCloudInit(input: CloudInitInput): NoCloudSeed {
   const gecos = input.gecos ?? blockhostGecos(input.ownerWallet, input.nftTokenId);
   const withKeys = (input.sshKeys?.length ?? 0) > 0;
@@ -76,8 +138,16 @@ export function renderCloudInit(input: CloudInitInput): NoCloudSeed {
         permissions: '0644',
         content: sshdConfig(input.username, withKeys),
       },
+      {
+        path: '/etc/pam_web3/config.toml',
+        permissions: '0640',
+        content: pamWeb3Config(input.name, input.login),
+      },
+      { path: '/etc/pam.d/sshd', permissions: '0644', content: pamSshd(input.username) },
+      { path: '/etc/tmpfiles.d/libpam-web3.conf', permissions: '0644', content: PENDING_TMPFILES },
     ],
     runcmd: [
+      ['systemd-tmpfiles', '--create', '/etc/tmpfiles.d/libpam-web3.conf'],
       ['systemctl', 'enable', '--now', 'qemu-guest-agent'],
       ['systemctl', 'restart', 'ssh'],
     ],

@@ -11,6 +11,7 @@ import { AddressClaims, ipv4Candidates, ipv6Candidates } from './addresses.js';
 import { BackendError, GuestAgentUnavailableError, type ObservedVm, type VmBackend } from './backend.js';
 import type { BackendProvider } from './backends/provider.js';
 import { desiredVm, ipv6PrefixOf, wantedGecos } from './desired.js';
+import { ensureLoginSecret } from './login-secret.js';
 
 export const VM_CONTROLLER = 'vm';
 export const VM_FINALIZER = 'blockhost.io/vm-backend';
@@ -156,7 +157,7 @@ export function registerVmController(manager: Manager, options: VmControllerOpti
       });
       options.onStep?.('intentRecorded');
     }
-    const desired = desiredVm(vm, host, intent.id);
+    const desired = desiredVm(vm, host, intent.id, await ensureLoginSecret(kube, vm));
     const observed = await backend.create(desired);
     options.onStep?.('backendCreated');
     log.info({ backendId: observed.id, intentId: intent.id }, 'backend VM created');
@@ -358,7 +359,11 @@ export function registerVmController(manager: Manager, options: VmControllerOpti
         (observed.memoryMiB !== undefined && observed.memoryMiB !== size.memoryMiB) ||
         (observed.diskGiB !== undefined && observed.diskGiB < size.diskGiB);
       if (needsResize) {
-        await backend.update(observed.id, desiredVm(vm, host, vm.status?.createIntent?.id ?? ''));
+        const loginSecretKey = await ensureLoginSecret(kube, vm);
+        await backend.update(
+          observed.id,
+          desiredVm(vm, host, vm.status?.createIntent?.id ?? '', loginSecretKey),
+        );
         await event(vm, 'Normal', 'Resized', `${size.cpu} CPU, ${size.memoryMiB} MiB, ${size.diskGiB} GiB`);
       }
     }

@@ -19,8 +19,18 @@ export function macAddressFor(uid: string): string {
   return `52:54:00:${[...bytes].map((b) => b.toString(16).padStart(2, '0')).join(':')}`;
 }
 
-/** What the backend should run for `vm`: its size and image, and the same cloud-init on every backend. */
-export function desiredVm(vm: VM, host: HostConfig, intentId: string): DesiredVm {
+/** The signing page the guest's login prompt links to: `sign` under the published signup URL. */
+export function signingUrlOf(host: HostConfig): string | undefined {
+  const signup = host.status?.signupUrl;
+  if (!signup) return undefined;
+  return new URL('sign', signup.endsWith('/') ? signup : `${signup}/`).toString();
+}
+
+/**
+ * What the backend should run for `vm`: its size and image, and the same cloud-init on every
+ * backend. `loginSecretKey` is the VM's pam_web3 secret (login-secret.ts).
+ */
+export function desiredVm(vm: VM, host: HostConfig, intentId: string, loginSecretKey: string): DesiredVm {
   const { name, namespace, uid } = vm.metadata;
   const pool = host.spec.ipv4Pool;
   const ipv4 = vm.spec.network?.ipv4;
@@ -34,6 +44,7 @@ export function desiredVm(vm: VM, host: HostConfig, intentId: string): DesiredVm
     nftTokenId: vm.spec.nftTokenId,
     gecos: vm.spec.cloudInit.gecos,
     sshKeys: vm.spec.cloudInit.sshKeys,
+    login: { secretKey: loginSecretKey, signingUrl: signingUrlOf(host) },
     network:
       ipv4 || ipv6
         ? {

@@ -53,3 +53,63 @@ export async function execThroughAgent(
     await sleep(POLL_MS);
   }
 }
+
+/** How a missing file shows in the agent's error (QGA's guest-file-open reports strerror). */
+export const GUEST_FILE_NOT_FOUND = /No such file or directory/;
+/** QGA reads at most this much per guest-file-read by default; we ask for no more per call. */
+const READ_CHUNK_BYTES = 4096;
+
+/**
+ * A file's content through guest-file-open/read/close, or undefined when it does not exist. Refuses
+ * files larger than `maxBytes` (reads one byte more to tell).
+ */
+export async function readFileThroughAgent(
+  send: AgentTransport,
+  path: string,
+  maxBytes: number,
+): Promise<string | undefined> {
+  let handle: number;
+  try {
+    handle = (await send({ execute: 'guest-file-open', arguments: { path, mode: 'r' } })) as number;
+  } catch (error) {
+    if (error instanceof Error && GUEST_FILE_NOT_FOUND.test(error.message)) return undefined;
+    throw error;
+  }
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const read = (await send({
+        execute: 'guest-file-read',
+        arguments: { handle, count: Math.min(READ_CHUNK_BYTES, maxBytes + 1 - total) },
+      })) as { count: number; 'buf-b64': string; eof: boolean };
+      chunks.push(Buffer.from(read['buf-b64'], 'base64'));
+      total += read.count;
+      if (total > maxBytes)
+        throw new BackendError(`${path} in the guest is larger than ${maxBytes} bytes`, 'GuestFileTooLarge');
+      if (read.eof || read.count === 0) return Buffer.concat(chunks).toString('utf8');
+    }
+  } finally {
+    await send({ execute: 'guest-file-close', arguments: { handle } }).catch(() => undefined);
+  }
+}
+
+/**
+ * Creates or truncates `path` and writes `content` through guest-file-open("w")/write/close. Not
+ * atomic: a reader polling the file may see it empty or partial until the close.
+ */
+export async function writeFileThroughAgent(
+  send: AgentTransport,
+  path: string,
+  content: string,
+): Promise<void> {
+  const handle = (await send({ execute: 'guest-file-open', arguments: { path, mode: 'w' } })) as number;
+  try {
+    await send({
+      execute: 'guest-file-write',
+      arguments: { handle, 'buf-b64': Buffer.from(content).toString('base64') },
+    });
+  } finally {
+    await send({ execute: 'guest-file-close', arguments: { handle } }).catch(() => undefined);
+  }
+}

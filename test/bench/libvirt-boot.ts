@@ -39,6 +39,7 @@ export async function libvirtGuestBoot(runs = 3): Promise<void> {
         running: true,
         macAddress,
         cloudInit: renderCloudInit({
+          login: { secretKey: 'ab'.repeat(32) },
           name,
           username: 'admin',
           ownerWallet: OWNER,

@@ -13,10 +13,13 @@ done
 # processes libvirtd daemonizes (PID 1 here does not). Chromium drives the web tests
 # (playwright-core); xorriso, isolinux, syslinux-common, dosfstools and mtools build the test ISO; shellcheck checks the
 # install scripts; iproute2 and ping give the bridge tests their network namespaces and gateway checks;
-# jq is what blockhost-host-facts (first boot's host-facts step) reads lsblk's and ip's JSON with. Checked by package name.
+# jq is what blockhost-host-facts (first boot's host-facts step) reads lsblk's and ip's JSON with;
+# libpam0g-dev links the guest's PAM module (guest/pam-web3) and openssh-client logs into guests
+# with the wallet (test/harness/ssh). Checked by package name.
 if command -v dpkg-query >/dev/null; then
   for package in libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils \
-    genisoimage debootstrap e2fsprogs tini chromium xorriso isolinux syslinux-common dosfstools mtools shellcheck iproute2 iputils-ping jq; do
+    genisoimage debootstrap e2fsprogs tini chromium xorriso isolinux syslinux-common dosfstools mtools shellcheck iproute2 iputils-ping jq \
+    libpam0g-dev openssh-client; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'ok installed' || missing+=("$package")
   done
 fi
@@ -29,6 +32,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "[system deps] missing packages: ${packages[*]} (install them, e.g. sudo apt-get install ${packages[*]})" >&2
     exit 1
   fi
+fi
+if ! command -v cargo >/dev/null && [ ! -x "$HOME/.cargo/bin/cargo" ]; then
+  echo "[system deps] Rust (cargo) is needed to build the guest's PAM module (guest/pam-web3): https://rustup.rs" >&2
+  exit 1
 fi
 if ! command -v go >/dev/null; then
   echo "[system deps] Go >= 1.24 is needed to build the control plane from Go modules: https://go.dev/doc/install" >&2

@@ -25,9 +25,11 @@ interface InstantVm {
   addresses: DesiredVm['addresses'];
   /** GECOS per guest user, as `usermod --comment` left it. */
   gecos: Map<string, string>;
+  /** Files in the guest by path, as the agent's file commands see them. */
+  files: Map<string, string>;
 }
 
-type Method = 'observe' | 'create' | 'update' | 'power' | 'delete' | 'guestExec';
+type Method = 'observe' | 'create' | 'update' | 'power' | 'delete' | 'guestExec' | 'guestFile';
 
 /**
  * A backend whose VMs exist only in memory and boot at once, for benchmarks and tests that measure
@@ -46,6 +48,7 @@ export class InstantBackend implements VmBackend {
     power: 0,
     delete: 0,
     guestExec: 0,
+    guestFile: 0,
   };
   /** Every power action in order, so a test can tell a graceful shutdown from a hard power-off. */
   readonly powerLog: { id: string; action: PowerAction }[] = [];
@@ -86,6 +89,7 @@ export class InstantBackend implements VmBackend {
       diskGiB: desired.diskGiB,
       addresses: { ...desired.addresses },
       gecos: new Map(),
+      files: new Map(),
     };
     this.vms.set(vm.id, vm);
     this.byName.set(key, vm.id);
@@ -117,9 +121,7 @@ export class InstantBackend implements VmBackend {
 
   async guestExec(id: string, command: GuestCommand): Promise<GuestExecResult> {
     this.calls.guestExec += 1;
-    const vm = this.existing(id);
-    if (vm.power !== 'Running')
-      throw new GuestAgentUnavailableError(`the guest agent of ${id} does not answer: the VM is ${vm.power}`);
+    const vm = this.runningAgent(id);
     const [flag, gecos, user] = command.args ?? [];
     // usermod spells the option -c or --comment.
     const isUsermodComment =
@@ -130,6 +132,31 @@ export class InstantBackend implements VmBackend {
       return { exitCode: 127, stdout: '', stderr: `${command.path}: command not found\n` };
     vm.gecos.set(user, gecos);
     return { exitCode: 0, stdout: '', stderr: '' };
+  }
+
+  async guestReadFile(id: string, path: string, maxBytes: number): Promise<string | undefined> {
+    this.calls.guestFile += 1;
+    const content = this.runningAgent(id).files.get(path);
+    if (content !== undefined && Buffer.byteLength(content) > maxBytes)
+      throw new BackendError(`${path} in ${id} is larger than ${maxBytes} bytes`, 'GuestFileTooLarge');
+    return content;
+  }
+
+  async guestWriteFile(id: string, path: string, content: string): Promise<void> {
+    this.calls.guestFile += 1;
+    this.runningAgent(id).files.set(path, content);
+  }
+
+  /** A file in VM `id`'s guest, as a test plants or inspects it (e.g. a PAM callback session). */
+  files(id: string): Map<string, string> {
+    return this.existing(id).files;
+  }
+
+  private runningAgent(id: string): InstantVm {
+    const vm = this.existing(id);
+    if (vm.power !== 'Running')
+      throw new GuestAgentUnavailableError(`the guest agent of ${id} does not answer: the VM is ${vm.power}`);
+    return vm;
   }
 
   private find(ref: BackendRef): InstantVm | undefined {

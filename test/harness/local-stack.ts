@@ -207,7 +207,8 @@ async function run(): Promise<void> {
       {
         ...backend.spec,
         publicSecret,
-        signup: { hostname: 'localhost' },
+        // The web server of this stack, so the guests' login prompts link to its signing page.
+        signup: { hostname: 'localhost', url: `${webUrl}/` },
         admin: {
           wallet: addressFromPrivateKey(adminKey),
           signature: signMessage(adminKey, publicSecret),

@@ -1,8 +1,27 @@
 import { Histogram, type Registry } from 'prom-client';
 import { BackendError, type VmBackend } from '../backend.js';
 
-type Operation = 'observe' | 'create' | 'update' | 'power' | 'delete' | 'guestExec' | 'check';
-const OPERATIONS: Operation[] = ['observe', 'create', 'update', 'power', 'delete', 'guestExec', 'check'];
+type Operation =
+  | 'observe'
+  | 'create'
+  | 'update'
+  | 'power'
+  | 'delete'
+  | 'guestExec'
+  | 'guestReadFile'
+  | 'guestWriteFile'
+  | 'check';
+const OPERATIONS: Operation[] = [
+  'observe',
+  'create',
+  'update',
+  'power',
+  'delete',
+  'guestExec',
+  'guestReadFile',
+  'guestWriteFile',
+  'check',
+];
 
 /** Prometheus histogram of driver calls, by backend, operation and outcome (ok or the error reason). */
 export class BackendMetrics {

@@ -360,6 +360,11 @@ export const hostConfigSpecSchema = z
           .max(253)
           .optional()
           .describe('Public host name of the signup page; absent: the node address.'),
+        url: url('https?')
+          .optional()
+          .describe(
+            'Full public URL of the signup page when it is not https://<hostname>/ (another port or scheme, e.g. behind a proxy); the login prompt links to <url>/sign.',
+          ),
       })
       .optional()
       .describe('Signup page publication.'),

@@ -36,6 +36,8 @@ import { anvilPrivateKey } from '../chain/anvil.js';
 import { adminCredentialMinted, useLocalChain } from '../chain/host-config.js';
 import { startLocalChain, type LocalChain } from '../chain/local-chain.js';
 import { claimHostConfig, createTestNamespace, deleteNamespace, eventually, testClient } from '../kube.js';
+import type { SshOutcome } from '../ssh/wallet-login.js';
+import { callbackSignature, loginWith, pasteSignature, type LoginTarget } from './wallet-login.js';
 
 export type BackendPower = 'running' | 'stopped' | 'absent';
 
@@ -65,6 +67,8 @@ export function describePurchaseFlow(
   type: BackendType,
   /** Sets up the backend for VMs in `namespace` (the test's own). */
   start: (namespace: string) => Promise<FlowBackend>,
+  /** walletLogin: the guest runs sshd and pam_web3 reachable from here, so logins are tested. */
+  options: { walletLogin?: boolean } = {},
 ): void {
   describe(title, () => {
     let kube: KubeClient;
@@ -190,6 +194,48 @@ export function describePurchaseFlow(
         );
     }, 900_000);
 
+    let target: LoginTarget;
+    const loginRefused = (outcome: SshOutcome) =>
+      outcome.exitCode === 255 && /Permission denied/.test(outcome.stderr);
+    if (options.walletLogin)
+      it('the buyer logs in with the wallet, by paste and by callback; everything else is refused', async () => {
+        const machine = await vm();
+        target = { host: machine.spec.network!.ipv4!, port: 22, user: machine.spec.cloudInit.username };
+        const pasted = await loginWith(target, pasteSignature(buyerKey));
+        expect(pasted.stdout.trim()).toBe(target.user);
+        expect(pasted.exitCode).toBe(0);
+        expect(pasted.prompts[0]).toContain('=== Web3 Authentication ===');
+        expect(pasted.prompts[0]).toContain(`Machine: ${machine.metadata.name}`);
+        expect(pasted.prompts[0]).toMatch(/Press Enter after signing in browser, or paste signature: $/);
+
+        const outcome: { phase?: string; reason?: string } = {};
+        const called = await loginWith(target, callbackSignature(kube, namespace, buyerKey, outcome));
+        expect(outcome).toEqual({ phase: 'Delivered', reason: '' });
+        expect(called.stdout.trim()).toBe(target.user);
+
+        // Someone else's wallet, by paste and by callback: refused, and the callback writes nothing.
+        expect(loginRefused(await loginWith(target, pasteSignature(anvilPrivateKey(6))))).toBe(true);
+        const wrong: { phase?: string; reason?: string } = {};
+        expect(
+          loginRefused(
+            await loginWith(target, callbackSignature(kube, namespace, anvilPrivateKey(6), wrong)),
+          ),
+        ).toBe(true);
+        expect(wrong.phase).toBe('Refused');
+        expect(wrong.reason).toMatch(/^WrongWallet: /);
+        // A signature of an earlier code, garbage, an oversized answer, another user: refused.
+        let earlier = '';
+        await loginWith(target, (p) => (earlier = pasteSignature(buyerKey)(p)));
+        expect(loginRefused(await loginWith(target, () => earlier))).toBe(true);
+        expect(loginRefused(await loginWith(target, () => 'not a signature'))).toBe(true);
+        expect(loginRefused(await loginWith(target, () => `0x${'ab'.repeat(3000)}`))).toBe(true);
+        expect(loginRefused(await loginWith({ ...target, user: 'root' }, pasteSignature(buyerKey)))).toBe(
+          true,
+        );
+        // The guest is still fine after all of that.
+        expect((await loginWith(target, pasteSignature(buyerKey))).stdout.trim()).toBe(target.user);
+      }, 300_000);
+
     it("writes the NFT into the guest's GECOS, and follows the NFT to a new holder", async () => {
       const buyer = chain.wallet(4).account.address;
       const ownerSynced = async () => (await vm()).status?.conditions?.find((c) => c.type === 'OwnerSynced');
@@ -219,6 +265,13 @@ export function describePurchaseFlow(
           120_000,
         );
         await eventually('OwnerSynced', async () => (await ownerSynced())?.status === 'True');
+        if (options.walletLogin) {
+          // Access moved with the NFT: the old holder is refused, the new one gets a shell.
+          expect(loginRefused(await loginWith(target, pasteSignature(buyerKey)))).toBe(true);
+          expect((await loginWith(target, pasteSignature(anvilPrivateKey(6)))).stdout.trim()).toBe(
+            target.user,
+          );
+        }
       } else {
         // No way into this backend's guest here: the controller says so and keeps retrying.
         await eventually('OwnerSynced pending', async () => (await ownerSynced())?.status === 'False');

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import type { LibvirtSettings } from '../../../controllers/vm/backends/libvirt/driver.js';
 import type { HostConfigSpec } from '../../../lib/api/v1alpha1/index.js';
 import { createLogger } from '../../../lib/log.js';
-import { ensureGuestImage } from './guest-image.js';
+import { ensureGuestImage } from '../../../images/guest/guest-image.js';
 import { LibvirtDaemon, virsh } from './libvirtd.js';
 
 const run = promisify(execFile);

@@ -56,6 +56,7 @@ function desired(name: string, overrides: Partial<DesiredVm> = {}): DesiredVm {
     running: true,
     macAddress: '52:54:00:00:00:0a',
     cloudInit: renderCloudInit({
+      login: { secretKey: 'ab'.repeat(32) },
       name,
       username: 'admin',
       ownerWallet: WALLET,
@@ -185,7 +186,12 @@ describe('KubevirtBackend against the real API server with KubeVirt CRDs', () =>
 
   it('a VM without a network config reports the pod IP', async () => {
     const plain = desired('blockhost-002', {
-      cloudInit: renderCloudInit({ name: 'blockhost-002', username: 'admin', ownerWallet: WALLET }),
+      cloudInit: renderCloudInit({
+        login: { secretKey: 'ab'.repeat(32) },
+        name: 'blockhost-002',
+        username: 'admin',
+        ownerWallet: WALLET,
+      }),
       addresses: {},
     });
     await backend.create(plain);
@@ -252,7 +258,12 @@ describe('KubevirtBackend against the real API server with KubeVirt CRDs', () =>
   });
 
   it('update grows CPU and memory, never shrinks, and rewrites the cloud-init Secret', async () => {
-    const withoutNetwork = renderCloudInit({ name: 'blockhost-001', username: 'root2', ownerWallet: WALLET });
+    const withoutNetwork = renderCloudInit({
+      login: { secretKey: 'ab'.repeat(32) },
+      name: 'blockhost-001',
+      username: 'root2',
+      ownerWallet: WALLET,
+    });
     await backend.update(idOf('blockhost-001'), {
       ...vm1,
       cpu: 4,

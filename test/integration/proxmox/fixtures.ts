@@ -41,6 +41,7 @@ export function desiredVm(
     image: 'debian-12',
     running: true,
     cloudInit: renderCloudInit({
+      login: { secretKey: 'ab'.repeat(32) },
       name,
       username: 'admin',
       ownerWallet: OWNER,

@@ -15,7 +15,12 @@ import {
   type PowerAction,
   type VmBackend,
 } from '../../backend.js';
-import { execThroughAgent } from '../../guest-agent.js';
+import {
+  execThroughAgent,
+  readFileThroughAgent,
+  writeFileThroughAgent,
+  type AgentTransport,
+} from '../../guest-agent.js';
 import { COMPUTE_CONTAINER, execInContainer, findLauncherPod } from './launcher.js';
 import {
   buildCloudInitSecret,
@@ -179,11 +184,24 @@ export class KubevirtBackend implements VmBackend {
     }
   }
 
-  /**
-   * KubeVirt's API has no guest-exec, so the command goes the way virt-handler's own agent calls
-   * go: virsh qemu-agent-command in the VMI's virt-launcher pod (pods/exec, container `compute`).
-   */
   async guestExec(id: string, command: GuestCommand): Promise<GuestExecResult> {
+    return execThroughAgent(await this.agentTransport(id), command);
+  }
+
+  async guestReadFile(id: string, path: string, maxBytes: number): Promise<string | undefined> {
+    return readFileThroughAgent(await this.agentTransport(id), path, maxBytes);
+  }
+
+  async guestWriteFile(id: string, path: string, content: string): Promise<void> {
+    return writeFileThroughAgent(await this.agentTransport(id), path, content);
+  }
+
+  /**
+   * KubeVirt's API has no guest-exec or file access, so agent commands go the way virt-handler's
+   * own agent calls go: virsh qemu-agent-command in the VMI's virt-launcher pod (pods/exec,
+   * container `compute`).
+   */
+  private async agentTransport(id: string): Promise<AgentTransport> {
     const at = parseBackendId(id);
     const vmi = await this.getOptional<VirtualMachineInstance>(kubevirtTypes.virtualMachineInstance, at);
     if (vmi?.status?.phase !== 'Running')
@@ -204,7 +222,7 @@ export class KubevirtBackend implements VmBackend {
           );
         },
       );
-    return execThroughAgent(virshAgentTransport(exec, launcherDomainName(at.namespace, at.name)), command);
+    return virshAgentTransport(exec, launcherDomainName(at.namespace, at.name));
   }
 
   private locate(ref: BackendRef): Location {

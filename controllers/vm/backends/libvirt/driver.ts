@@ -15,7 +15,7 @@ import {
   type PowerState,
   type VmBackend,
 } from '../../backend.js';
-import { execThroughAgent } from '../../guest-agent.js';
+import { execThroughAgent, readFileThroughAgent, writeFileThroughAgent } from '../../guest-agent.js';
 import { writeSeedIso } from '../../seed-iso.js';
 import { intentOf, renderDomainXml } from './domain-xml.js';
 import { isNoSuchObject, virsh, VirshError } from './virsh.js';
@@ -332,6 +332,14 @@ export class LibvirtBackend implements VmBackend {
 
   async guestExec(id: string, command: GuestCommand): Promise<GuestExecResult> {
     return execThroughAgent((c) => this.agentCommand(id, c), command);
+  }
+
+  async guestReadFile(id: string, path: string, maxBytes: number): Promise<string | undefined> {
+    return readFileThroughAgent((c) => this.agentCommand(id, c), path, maxBytes);
+  }
+
+  async guestWriteFile(id: string, path: string, content: string): Promise<void> {
+    return writeFileThroughAgent((c) => this.agentCommand(id, c), path, content);
   }
 
   private async agentCommand(

@@ -197,6 +197,14 @@ export class ProxmoxBackend implements VmBackend {
     return this.guard('guestExec', () => this.agent.exec(parseVmid(id), command));
   }
 
+  guestReadFile(id: string, path: string, maxBytes: number): Promise<string | undefined> {
+    return this.guard('guestReadFile', () => this.agent.readFile(parseVmid(id), path, maxBytes));
+  }
+
+  guestWriteFile(id: string, path: string, content: string): Promise<void> {
+    return this.guard('guestWriteFile', () => this.agent.writeFile(parseVmid(id), path, content));
+  }
+
   /**
    * One cheap call: listing the node's VMs proves the API answers, accepts the token and knows the
    * node; the list then shows whether every image's template exists and is a template.

@@ -6,6 +6,7 @@ import {
   type GuestCommand,
   type GuestExecResult,
 } from '../../backend.js';
+import { GUEST_FILE_NOT_FOUND } from '../../guest-agent.js';
 import type { PveClient } from './client.js';
 import { isAgentUnavailable, pveMessageOf } from './errors.js';
 
@@ -27,6 +28,8 @@ interface ExecStatus {
 const NOT_REACHABLE = ['127.0.0.0/8', '169.254.0.0/16', '::1/128', 'fe80::/10'];
 const DEFAULT_EXEC_TIMEOUT_MS = 60_000;
 const PING_TIMEOUT_MS = 5_000;
+/** PVE's schema limit for agent/file-write's `content`. */
+const FILE_WRITE_MAX_CHARS = 61_440;
 
 /** The first global IPv4 and IPv6 the guest reports: loopback and link-local addresses skipped. */
 export function guestAddresses(interfaces: AgentInterface[]): { ipv4?: string; ipv6?: string } {
@@ -104,6 +107,40 @@ export class GuestAgent {
       await sleep(Math.min(intervalMs, Math.max(0, deadline - Date.now())));
       intervalMs = Math.min(intervalMs * 2, 500);
     }
+  }
+
+  /**
+   * agent/file-read (PVE opens, reads up to 16 MiB and closes the file, and decodes the content),
+   * or undefined when the file does not exist.
+   */
+  async readFile(vmid: number, path: string, maxBytes: number): Promise<string | undefined> {
+    const what = `reading ${path} in VM ${vmid}`;
+    let answer: { content: string; truncated?: number | boolean };
+    try {
+      answer = await this.agentCall(what, () =>
+        this.client.get<{ content: string; truncated?: number | boolean }>(this.path(vmid, 'file-read'), {
+          file: path,
+        }),
+      );
+    } catch (error) {
+      if (GUEST_FILE_NOT_FOUND.test(pveMessageOf(error) ?? '')) return undefined;
+      throw error;
+    }
+    if (answer.truncated || Buffer.byteLength(answer.content) > maxBytes)
+      throw new BackendError(`${path} in VM ${vmid} is larger than ${maxBytes} bytes`, 'GuestFileTooLarge');
+    return answer.content;
+  }
+
+  /** agent/file-write: PVE base64-encodes the content for the agent (encode defaults to on). */
+  async writeFile(vmid: number, path: string, content: string): Promise<void> {
+    if (content.length > FILE_WRITE_MAX_CHARS)
+      throw new BackendError(
+        `${path}: ${content.length} characters is more than agent/file-write takes (${FILE_WRITE_MAX_CHARS})`,
+        'GuestFileTooLarge',
+      );
+    await this.agentCall(`writing ${path} in VM ${vmid}`, () =>
+      this.client.post(this.path(vmid, 'file-write'), { file: path, content }),
+    );
   }
 
   private async agentCall<T>(what: string, call: () => Promise<T>): Promise<T> {

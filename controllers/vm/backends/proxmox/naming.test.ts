@@ -51,7 +51,13 @@ describe('vm description', () => {
 
 describe('seed ISO names', () => {
   const seed = (gecos: string) =>
-    renderCloudInit({ name: 'blockhost-001', username: 'admin', ownerWallet: '0x1', gecos });
+    renderCloudInit({
+      login: { secretKey: 'ab'.repeat(32) },
+      name: 'blockhost-001',
+      username: 'admin',
+      ownerWallet: '0x1',
+      gecos,
+    });
 
   it('depend on the content only', () => {
     expect(seedFileName('bh-a', seed('one'))).toBe(seedFileName('bh-a', seed('one')));

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Builds a small Debian bookworm guest for the libvirt tests from Debian packages only, the recipe
-# measured in /work/shared/MACHINE-NOTES.md: debootstrap minbase with a kernel, systemd and DHCP;
-# then cloud-init, qemu-guest-agent and openssh-server inside the chroot; an ext4 raw image made
-# with `mkfs.ext4 -d`, converted to qcow2; the kernel and initrd copied out for direct kernel boot.
+# Builds BlockHost's guest image, the Debian bookworm system every VM boots, from Debian packages
+# and our own libpam-web3 package only (no image download): debootstrap minbase with a kernel,
+# systemd and DHCP; then cloud-init, qemu-guest-agent and openssh-server inside the chroot, and
+# libpam-web3 (the wallet login, guest/pam-web3/); an ext4 raw image made with `mkfs.ext4 -d`,
+# converted to qcow2; the kernel and initrd copied out for direct kernel boot. Per-VM settings
+# (the PAM config, the pam.d stack, sshd) come from cloud-init (controllers/vm/cloud-init.ts).
 #
-# Usage: build-guest-image.sh <cache-dir>   (as root; needs debootstrap, e2fsprogs, qemu-utils)
+# Usage: build-image.sh <cache-dir> <libpam-web3.deb>   (as root; needs debootstrap, e2fsprogs, qemu-utils)
 # Writes <cache-dir>/{base.qcow2,vmlinuz,initrd.img,COMPLETE} once; concurrent callers wait on
 # <cache-dir>.lock and then find the finished image. Progress goes to stderr, nothing to stdout.
 # BLOCKHOST_DEBIAN_MIRROR overrides the mirror (default: deb.debian.org, as in the host's apt).
 set -euo pipefail
 
-cache_dir=${1:?usage: build-guest-image.sh <cache-dir>}
+cache_dir=${1:?usage: build-image.sh <cache-dir> <libpam-web3.deb>}
+pam_deb=${2:?usage: build-image.sh <cache-dir> <libpam-web3.deb>}
 mirror=${BLOCKHOST_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 suite=bookworm
 disk_size=2G
@@ -22,6 +25,8 @@ for tool in debootstrap mkfs.ext4 qemu-img flock chroot; do
   command -v "$tool" >/dev/null || { say "missing $tool (apt-get install debootstrap e2fsprogs qemu-utils)"; exit 1; }
 done
 
+[ -f "$pam_deb" ] || { say "no such package: $pam_deb (guest/pam-web3/build.sh makes it)"; exit 1; }
+pam_deb=$(realpath "$pam_deb")
 mkdir -p "$(dirname "$cache_dir")"
 exec 9>"$cache_dir.lock"
 if ! flock -n 9; then
@@ -97,6 +102,17 @@ step chroot "$rootfs" /usr/bin/env DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8
   say "package installation in the chroot failed"
   exit 1
 }
+say "dpkg -i $(basename "$pam_deb") (in the chroot)"
+cp "$pam_deb" "$rootfs/tmp/libpam-web3.deb"
+step chroot "$rootfs" /usr/bin/env DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 bash -euc '
+  dpkg -i /tmp/libpam-web3.deb
+  rm /tmp/libpam-web3.deb
+  test -f /lib/x86_64-linux-gnu/security/pam_web3.so
+' >>"$work/chroot.log" 2>&1 || {
+  tail -n 30 "$work/chroot.log" >&2
+  say "installing libpam-web3 in the chroot failed"
+  exit 1
+}
 rm -f "$rootfs/usr/sbin/policy-rc.d"
 umount "$rootfs/sys" "$rootfs/proc"
 say "packages done after $((SECONDS - started)) s"
@@ -139,6 +155,7 @@ rm -f "$work/root.raw"
   echo "suite=$suite"
   echo "mirror=$mirror"
   echo "kernel=$(basename "$kernel")"
+  echo "pam_web3=$(basename "$pam_deb")"
   echo "built=$(date -u +%FT%TZ)"
   echo "seconds=$((SECONDS - started))"
 } >"$work/out/COMPLETE.tmp"
