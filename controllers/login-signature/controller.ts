@@ -14,6 +14,7 @@ import {
   loginMessage,
   loginSignatureFields,
   loginSignatureName,
+  loginSignatureReason,
   type LoginSignatureFields,
   type LoginSignaturePhase,
   type LoginSignatureRefusal,
@@ -156,7 +157,7 @@ export function registerLoginSignatureController(
       log.info({ request: name, vm: vm.metadata.name }, 'login signature delivered');
     } catch (error) {
       if (!(error instanceof Refusal)) throw error;
-      await record(cm, 'Refused', `${error.kind}: ${error.message}`);
+      await record(cm, 'Refused', loginSignatureReason(error.kind, error.message));
       metrics.outcomes.inc({ outcome: error.kind });
       log.warn(
         { request: name, reason: error.kind, message: error.message },

@@ -99,3 +99,65 @@ describe('cloud-init', () => {
     expect(blockhostGecos(WALLET, '0')).toBe(`wallet=${WALLET},nft=0`);
   });
 });
+
+describe('cloud-init wallet login', () => {
+  const seed = renderCloudInit({
+    name: 'blockhost-009',
+    username: 'alice',
+    ownerWallet: WALLET,
+    login: { secretKey: 'cd'.repeat(32), signingUrl: 'https://shop.example/sign' },
+  });
+  const data = parse(seed.userData) as {
+    bootcmd: string[][];
+    write_files: { path: string; permissions: string; content: string }[];
+  };
+  const file = (path: string) => data.write_files.find((f) => f.path === path);
+
+  it('configures pam_web3 with the machine id, the per-VM secret and the signing page (0640)', () => {
+    expect(file('/etc/pam_web3/config.toml')).toEqual({
+      path: '/etc/pam_web3/config.toml',
+      permissions: '0640',
+      content: expect.stringContaining(
+        [
+          '[machine]',
+          'id = "blockhost-009"',
+          `secret_key = "${'cd'.repeat(32)}"`,
+          '',
+          '[auth]',
+          'otp_length = 6',
+          'otp_ttl_seconds = 300',
+          'use_tls = true',
+          'signing_url = "https://shop.example/sign"',
+        ].join('\n'),
+      ),
+    });
+  });
+
+  it("puts only the VM's user through pam_web3 and nothing after it", () => {
+    const auth = file('/etc/pam.d/sshd')!
+      .content.split('\n')
+      .filter((line) => line.startsWith('auth'));
+    expect(auth).toEqual([
+      'auth [success=ok default=ignore] pam_succeed_if.so user = alice',
+      'auth [success=done default=die] pam_web3.so',
+      'auth required pam_deny.so',
+    ]);
+    expect(file('/etc/pam.d/sshd')!.content).toContain('@include common-account\n');
+  });
+
+  it('creates the callback directory on every boot, before sshd', () => {
+    expect(data.bootcmd).toEqual([
+      ['install', '-d', '-m', '0700', '/run/libpam-web3', '/run/libpam-web3/pending'],
+    ]);
+  });
+
+  it('leaves signing_url out until the signup URL is known', () => {
+    const without = renderCloudInit({
+      name: 'vm',
+      username: 'alice',
+      ownerWallet: WALLET,
+      login: { secretKey: 'cd'.repeat(32) },
+    });
+    expect(without.userData).not.toContain('signing_url');
+  });
+});

@@ -107,13 +107,12 @@ function pamSshd(username: string): string {
   ].join('\n');
 }
 
-/** Callback sessions exist only while this directory does; /run is a tmpfs, so tmpfiles recreates it. */
-const PENDING_TMPFILES = [
-  '# Written by BlockHost cloud-init: pam_web3 callback sessions (signatures delivered by the host).',
-  'd /run/libpam-web3 0700 root root -',
-  'd /run/libpam-web3/pending 0700 root root -',
-  '',
-].join('\n');
+/**
+ * Callback sessions exist only while this directory does. bootcmd runs on every boot, before
+ * sshd starts (/run is a tmpfs); runcmd would come too late: at first boot the first login can
+ * arrive before cloud-init's final stage.
+ */
+const PENDING_DIRECTORY = ['install', '-d', '-m', '0700', '/run/libpam-web3', '/run/libpam-web3/pending'];
 
 export function renderCloudInit(input: CloudInitInput): NoCloudSeed {
   const gecos = input.gecos ?? blockhostGecos(input.ownerWallet, input.nftTokenId);
@@ -130,6 +129,7 @@ export function renderCloudInit(input: CloudInitInput): NoCloudSeed {
         ...(withKeys && { ssh_authorized_keys: input.sshKeys }),
       },
     ],
+    bootcmd: [PENDING_DIRECTORY],
     ssh_pwauth: false,
     disable_root: true,
     write_files: [
@@ -144,10 +144,8 @@ export function renderCloudInit(input: CloudInitInput): NoCloudSeed {
         content: pamWeb3Config(input.name, input.login),
       },
       { path: '/etc/pam.d/sshd', permissions: '0644', content: pamSshd(input.username) },
-      { path: '/etc/tmpfiles.d/libpam-web3.conf', permissions: '0644', content: PENDING_TMPFILES },
     ],
     runcmd: [
-      ['systemd-tmpfiles', '--create', '/etc/tmpfiles.d/libpam-web3.conf'],
       ['systemctl', 'enable', '--now', 'qemu-guest-agent'],
       ['systemctl', 'restart', 'ssh'],
     ],

@@ -227,5 +227,36 @@ export function loginPage(): SafeHtml {
       <button type="button" id="login">Connect wallet and sign in</button>
       <div id="login-notice" role="alert" hidden></div>
     </section>
+    <section class="card" aria-labelledby="paste-title">
+      <h2 id="paste-title">Sign in without a browser wallet</h2>
+      <p class="hint">
+        Get a one-time message, sign it with the admin wallet anywhere that does personal_sign (EIP-191), for
+        example with Foundry's cast, and paste the signature here. The message is valid once, for 5 minutes.
+      </p>
+      <div id="paste-notice" role="alert" hidden></div>
+      <button type="button" id="paste-challenge" class="secondary">Get a login message</button>
+      <div id="paste-step" hidden>
+        <p>Sign exactly this message:</p>
+        <pre class="command" id="paste-message"></pre>
+        <div class="row">
+          <button type="button" id="copy-paste-message" class="secondary">Copy message</button>
+          <span id="paste-copy-status" class="hint" role="status"></span>
+        </div>
+        <p class="hint">For example:</p>
+        <pre class="command" id="paste-cast"></pre>
+        <form id="paste-form" novalidate>
+          <label for="paste-signature">Signature (0x and 130 hex digits)</label>
+          <textarea
+            id="paste-signature"
+            name="signature"
+            rows="3"
+            autocomplete="off"
+            spellcheck="false"
+            required
+          ></textarea>
+          <button type="submit" id="paste-login">Sign in with this signature</button>
+        </form>
+      </div>
+    </section>
   `;
 }

@@ -67,12 +67,27 @@ export function signupPage(): SafeHtml {
         <dt>User</dt>
         <dd id="detail-username" class="mono"></dd>
       </dl>
-      <p class="hint">Log in with SSH; the login asks you to sign a code with this wallet.</p>
+      <h3>How to log in</h3>
+      <p>Log in with SSH. No SSH key or password is needed: this wallet is the key.</p>
       <pre class="command" id="ssh-command"></pre>
       <div class="row">
         <button type="button" id="copy-ssh">Copy SSH command</button>
         <span id="copy-status" class="hint" role="status"></span>
       </div>
+      <p>The login shows a one-time code, your VM's name and a link:</p>
+      <pre class="command" id="login-prompt"></pre>
+      <ol id="login-steps">
+        <li>
+          Open the link, connect this same wallet and sign. Then press Enter in the terminal: you are logged
+          in.
+        </li>
+        <li>
+          Or sign the message
+          <span class="mono">Authenticate to &lt;machine&gt; with code: &lt;code&gt;</span> with this wallet
+          anywhere else (for example <span class="mono">cast wallet sign</span>) and paste the signature at
+          the prompt.
+        </li>
+      </ol>
     </section>
 
     <section class="card" id="mine" aria-labelledby="mine-title" hidden>

@@ -1,43 +1,21 @@
 //! The whole login flow, end to end, with fake conversation, clock and passwd.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Duration;
 
-use crate::flow::{authenticate, Clock, Code, Conversation, Failure, Options, Passwd};
+use crate::flow::{authenticate, Clock, Code, Failure, Options};
 use crate::prompt::{PROMPT_PASTE_ONLY, PROMPT_WITH_CALLBACK};
 use crate::session::PollPolicy;
 use crate::signature::login_message;
+use crate::testkit::{self, code_in, FakeConv, FakePasswd};
 use crate::testutil::{anvil_wallet, sign_hex, ANVIL_ADDRESS, ANVIL_KEY, OTHER_KEY};
 
 const MACHINE: &str = "vm-test";
 const START: u64 = 1_700_000_000;
-
-type Answer = Box<dyn FnMut(&str) -> Result<Vec<u8>, String>>;
-
-/// Answers the prompt with whatever `answer` makes of the info text it was shown.
-struct FakeConv {
-    infos: Vec<String>,
-    prompts: Vec<String>,
-    answer: Answer,
-}
-
-impl Conversation for FakeConv {
-    fn info(&mut self, text: &str) -> Result<(), String> {
-        self.infos.push(text.to_string());
-        Ok(())
-    }
-
-    fn prompt_echo_off(&mut self, prompt: &str) -> Result<Vec<u8>, String> {
-        self.prompts.push(prompt.to_string());
-        let info = self.infos.last().cloned().unwrap_or_default();
-        (self.answer)(&info)
-    }
-}
 
 /// Time moves only when told to; each sleep advances it and may run the host's action.
 struct FakeClock {
@@ -55,14 +33,6 @@ impl Clock for FakeClock {
         assert_eq!(duration, Duration::from_millis(250));
         self.sleeps.set(self.sleeps.get() + 1);
         (self.on_sleep.borrow_mut())(self.sleeps.get());
-    }
-}
-
-struct FakePasswd(HashMap<String, String>);
-
-impl Passwd for FakePasswd {
-    fn gecos(&self, user: &str) -> Result<Option<String>, String> {
-        Ok(self.0.get(user).cloned())
     }
 }
 
@@ -113,7 +83,7 @@ impl Setup {
             dir,
             now: Rc::new(Cell::new(START)),
             on_sleep: None,
-            passwd: FakePasswd(users.into_iter().map(|(u, g)| (u.to_string(), g)).collect()),
+            passwd: FakePasswd::new(users),
         }
     }
 
@@ -126,11 +96,7 @@ impl Setup {
         user: &str,
         answer: impl FnMut(&str) -> Result<Vec<u8>, String> + 'static,
     ) -> (Result<[u8; 20], Failure>, FakeConv, u32) {
-        let mut conv = FakeConv {
-            infos: Vec::new(),
-            prompts: Vec::new(),
-            answer: Box::new(answer),
-        };
+        let mut conv = FakeConv::new(answer);
         let clock = FakeClock {
             now: self.now.clone(),
             sleeps: Cell::new(0),
@@ -141,13 +107,8 @@ impl Setup {
     }
 }
 
-fn code_in(info: &str) -> String {
-    let line = info.lines().find(|l| l.starts_with("Code: ")).unwrap();
-    line["Code: ".len()..].to_string()
-}
-
 fn signs_with(key: &'static str) -> impl FnMut(&str) -> Result<Vec<u8>, String> {
-    move |info| Ok(sign_hex(key, &login_message(MACHINE, &code_in(info))).into_bytes())
+    testkit::signs_with(key, MACHINE)
 }
 
 fn entries(dir: &Path) -> usize {

@@ -12,6 +12,11 @@ mod prompt;
 mod session;
 mod signature;
 
+// What `examples/login_time.rs` needs; everything else stays private.
+pub use flow::{authenticate, Clock, Conversation, Options, Passwd, SystemClock};
+#[doc(hidden)]
+pub mod testkit;
+
 #[cfg(test)]
 mod flow_tests;
 #[cfg(test)]

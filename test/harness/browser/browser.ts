@@ -1,4 +1,4 @@
-import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 /** Debian's Chromium; never a downloaded browser. */
 export const CHROMIUM_PATH = '/usr/bin/chromium';
@@ -27,4 +27,17 @@ export async function newContext(browser: Browser, baseURL: string): Promise<Bro
   const context = await browser.newContext({ baseURL, viewport: { width: 1280, height: 800 } });
   context.setDefaultTimeout(30_000);
   return context;
+}
+
+/**
+ * Collects what went wrong in `page` into `problems` (uncaught errors, console errors: that is how
+ * a CSP violation shows up), for a test to expect none. Answers the page handles itself (401, 403,
+ * 404 …) are logged by Chromium as failed resources and are left out.
+ */
+export function collectProblems(page: Page, problems: string[]): void {
+  page.on('pageerror', (error) => problems.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !/Failed to load resource/.test(message.text()))
+      problems.push(message.text());
+  });
 }

@@ -39,6 +39,11 @@ export class Screenshots {
     const files: string[] = [];
     for (const [size, viewport] of Object.entries(VIEWPORTS)) {
       await page.setViewportSize(viewport);
+      // Let the new size lay out and paint first: right after a resize Chromium's full-page capture
+      // can leave everything below a focused field blank.
+      await page.evaluate(
+        () => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))),
+      );
       const path = join(this.dir, `${String(this.count).padStart(2, '0')}-${name}-${size}.png`);
       await page.screenshot({ path, fullPage: true });
       files.push(path);

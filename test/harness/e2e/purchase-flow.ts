@@ -195,8 +195,9 @@ export function describePurchaseFlow(
     }, 900_000);
 
     let target: LoginTarget;
+    /** The outcome itself when it is not a refusal, so a failing check shows what happened. */
     const loginRefused = (outcome: SshOutcome) =>
-      outcome.exitCode === 255 && /Permission denied/.test(outcome.stderr);
+      outcome.exitCode === 255 && /Permission denied/.test(outcome.stderr) ? true : outcome;
     if (options.walletLogin)
       it('the buyer logs in with the wallet, by paste and by callback; everything else is refused', async () => {
         const machine = await vm();

@@ -212,6 +212,38 @@ describe('admin login', () => {
     expect(invalid.json().error).toMatch(/signature is not valid/);
   });
 
+  it('signs in with a signature made elsewhere and pasted, checked exactly as the injected wallet signature', async () => {
+    // The paste path posts the same challenge and signature: as a CLI prints it (`cast wallet sign`),
+    // or without 0x and in capitals.
+    const cli = await challenge();
+    const pasted = await post('/api/login', {
+      code: cli.code,
+      signature: signMessage(anvilPrivateKey(ADMIN), cli.message),
+    });
+    expect(pasted.statusCode).toBe(200);
+    const bare = await challenge();
+    const upper = signMessage(anvilPrivateKey(ADMIN), bare.message).slice(2).toUpperCase();
+    expect((await post('/api/login', { code: bare.code, signature: upper })).statusCode).toBe(200);
+
+    const other = await challenge();
+    const wrong = await post('/api/login', {
+      code: other.code,
+      signature: signMessage(anvilPrivateKey(OTHER), other.message),
+    });
+    expect(wrong.statusCode).toBe(403);
+    expect(wrong.headers['set-cookie']).toBeUndefined();
+    // The malleated twin of a valid admin signature (s → n − s, v flipped) recovers to the admin
+    // too, but is refused as non-canonical, whichever way it arrives.
+    const twin = await challenge();
+    const valid = signMessage(anvilPrivateKey(ADMIN), twin.message);
+    const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+    const highS = (n - BigInt(`0x${valid.slice(66, 130)}`)).toString(16).padStart(64, '0');
+    const malleated = `${valid.slice(0, 66)}${highS}${valid.endsWith('1b') ? '1c' : '1b'}`;
+    const refused = await post('/api/login', { code: twin.code, signature: malleated });
+    expect(refused.statusCode).toBe(401);
+    expect(refused.json().error).toMatch(/high s/);
+  });
+
   it('validates the login body', async () => {
     const cases: [unknown, Record<string, string>][] = [
       [

@@ -12,13 +12,14 @@ import {
   type HostConfig,
   type VM,
 } from '../../../lib/api/v1alpha1/index.js';
+import { signMessage } from '../../../lib/crypto/index.js';
 import type { KubeClient } from '../../../lib/kube/client.js';
 import { createLogger } from '../../../lib/log.js';
 import { Manager } from '../../../lib/runtime/manager.js';
 import { RuntimeMetrics } from '../../../lib/runtime/metrics.js';
 import { ADMIN_HOLDER_CACHE_MS } from '../../../web/admin/admin-holder.js';
 import type { WebServer } from '../../../web/server.js';
-import { launchBrowser, newContext } from '../../harness/browser/browser.js';
+import { collectProblems, launchBrowser, newContext } from '../../harness/browser/browser.js';
 import { Screenshots } from '../../harness/browser/screenshots.js';
 import { TestWallet } from '../../harness/browser/test-wallet.js';
 import { startTestWebServer } from '../../harness/browser/web-server.js';
@@ -124,12 +125,7 @@ async function openLogin(account: number): Promise<Page> {
   const context = await newContext(browser, web.url);
   contexts.push(context);
   const page = await context.newPage();
-  page.on('pageerror', (error) => problems.push(error.message));
-  page.on('console', (message) => {
-    // 401/403 answers the page handles show up as failed resources; they are expected here.
-    if (message.type() === 'error' && !/Failed to load resource/.test(message.text()))
-      problems.push(message.text());
-  });
+  collectProblems(page, problems);
   await TestWallet.install(page, {
     privateKey: anvilPrivateKey(account),
     rpcUrl: chain.anvil.rpcUrl,
@@ -209,6 +205,46 @@ describe('admin dashboard', () => {
     await expect(page.locator('#login-notice').textContent()).resolves.toContain(anvilAccount(OTHER).address);
     await shots.capture(page, 'refused');
     expect(page.url()).toMatch(/\/admin\/login$/);
+    expect(problems).toEqual([]);
+  }, 60_000);
+
+  it('signs in without a browser wallet: the message is signed elsewhere and the signature pasted', async () => {
+    const shots = new Screenshots('admin-paste-login');
+    problems = [];
+    const context = await newContext(browser, web.url);
+    contexts.push(context);
+    const page = await context.newPage();
+    collectProblems(page, problems);
+    await page.goto('/admin/login');
+    const getMessage = page.getByRole('button', { name: 'Get a login message' });
+    await getMessage.click();
+    await page.locator('#paste-step').waitFor();
+    const message = (await page.locator('#paste-message').textContent())!;
+    expect(message).toMatch(/^Authenticate to \S+ with code: [A-Z0-9]{6}$/);
+    await expect(page.locator('#paste-cast').textContent()).resolves.toBe(
+      `cast wallet sign --interactive '${message}'`,
+    );
+    await shots.capture(page, 'message');
+
+    // Signed by another wallet: refused, and the used-up code is put away.
+    await page.getByLabel(/^Signature/).fill(signMessage(anvilPrivateKey(OTHER), message));
+    await page.getByRole('button', { name: 'Sign in with this signature' }).click();
+    await page.locator('#paste-notice', { hasText: 'does not hold the admin credential NFT' }).waitFor();
+    expect(await page.locator('#paste-step').isVisible()).toBe(false);
+    await shots.capture(page, 'refused');
+
+    await page.getByRole('button', { name: 'Get a new login message' }).click();
+    await page.locator('#paste-step').waitFor();
+    await page.getByLabel(/^Signature/).fill('0x1234');
+    await page.getByRole('button', { name: 'Sign in with this signature' }).click();
+    await page.locator('.field-error', { hasText: '65-byte signature' }).waitFor();
+    await shots.capture(page, 'malformed');
+    const next = (await page.locator('#paste-message').textContent())!;
+    await page.getByLabel(/^Signature/).fill(` ${signMessage(anvilPrivateKey(ADMIN), next)}\n`);
+    await page.getByRole('button', { name: 'Sign in with this signature' }).click();
+    await page.waitForURL(/\/admin\/?$/);
+    await page.locator('body[data-loaded="overview"]').waitFor();
+    await expect(page.locator('#admin-wallet').textContent()).resolves.toBe(anvilAccount(ADMIN).address);
     expect(problems).toEqual([]);
   }, 60_000);
 

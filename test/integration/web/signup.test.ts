@@ -247,6 +247,16 @@ describe('signup page', () => {
     expect(await page.locator('#detail-port').textContent()).toBe('22');
     expect(await page.locator('#detail-username').textContent()).toBe('admin');
     expect(await page.locator('#ssh-command').textContent()).toBe(`ssh admin@${vm.spec.network?.ipv4}`);
+    // How the wallet login goes: the prompt, the link to this site's signing page, Enter or paste.
+    const prompt = await page.locator('#login-prompt').textContent();
+    expect(prompt).toMatch(/^=== Web3 Authentication ===\nCode: .*\nMachine: .*\nSign at: (.*)\n/);
+    expect(prompt).toContain(`Sign at: ${web.url}/sign?machine=`);
+    const steps = await page.locator('#login-steps').textContent();
+    expect(steps).toMatch(/same wallet and sign\. Then press Enter/);
+    expect(steps).toContain('paste the');
+    await expect(page.locator('#details').textContent()).resolves.toContain(
+      'No SSH key or password is needed',
+    );
     // One signature to buy, a fresh one to decrypt.
     expect(wallet.count('personal_sign')).toBe(2);
     const [, , expiresAt] = await onChainSubscription(boughtId);

@@ -3,7 +3,7 @@ import { decryptConnectionDetails, type ConnectionDetails } from '../../../lib/c
 import { byId, showNotice } from '../../shared/page/dom.js';
 import { personalSign, requireChain } from '../../shared/page/wallet.js';
 import type { SignupPage } from './context.js';
-import { sshCommand } from './format.js';
+import { loginPromptExample, sshCommand } from './format.js';
 
 /**
  * Reads the NFT's encrypted data from the chain, asks the wallet for a fresh signature of the
@@ -27,28 +27,11 @@ export function showDetails(details: ConnectionDetails): void {
   byId('detail-port').textContent = String(details.port);
   byId('detail-username').textContent = details.username;
   byId('ssh-command').textContent = sshCommand(details);
+  byId('login-prompt').textContent = loginPromptExample(window.location.origin);
   byId('copy-status').textContent = '';
   const section = byId('details');
   section.hidden = false;
   section.scrollIntoView({ block: 'start' });
-}
-
-/** The copy button: clipboard API where the page is a secure context, else select the text. */
-export function wireCopyButton(): void {
-  byId<HTMLButtonElement>('copy-ssh').addEventListener('click', async () => {
-    const command = byId('ssh-command');
-    const status = byId('copy-status');
-    try {
-      await navigator.clipboard.writeText(command.textContent ?? '');
-      status.textContent = 'Copied.';
-    } catch {
-      const range = document.createRange();
-      range.selectNodeContents(command);
-      getSelection()?.removeAllRanges();
-      getSelection()?.addRange(range);
-      status.textContent = 'Selected: press Ctrl+C (or long-press and Copy) to copy.';
-    }
-  });
 }
 
 /** Decrypts and shows, reporting progress and failure in the notice `noticeId`. */

@@ -25,6 +25,20 @@ export function sshCommand({ hostname, port, username }: ConnectionDetails): str
   return `ssh ${port === 22 ? '' : `-p ${port} `}${username}@${hostname}`;
 }
 
+/**
+ * What the VM's login prints (INTEROP §4), with placeholders where each login differs; the link
+ * goes to this site's signing page.
+ */
+export function loginPromptExample(origin: string): string {
+  return [
+    '=== Web3 Authentication ===',
+    'Code: 123456',
+    'Machine: <your VM>',
+    `Sign at: ${origin}/sign?machine=<your VM>&code=123456&session=…`,
+    'Press Enter after signing in browser, or paste signature:',
+  ].join('\n');
+}
+
 /** Whole days from a form field: an integer 1..3650, or a message saying what is wrong. */
 export function parseDays(text: string): { days: bigint } | { error: string } {
   const trimmed = text.trim();

@@ -1,6 +1,7 @@
 // Signup page entry: load the host's config and plans, connect the wallet, then buy, follow,
 // decrypt and extend (the parts live in the modules next to this one).
 import { api, facePath } from '../../shared/page/api.js';
+import { wireCopyButton } from '../../shared/page/copy.js';
 import { byId, el, hideNotice, showNotice, whileBusy } from '../../shared/page/dom.js';
 import {
   connect,
@@ -15,7 +16,6 @@ import type { SignupConfig } from '../host-config.js';
 import { follow, pendingPurchase, renderPlanChoices, wireBuyForm } from './buy.js';
 import { SignupChain } from './chain.js';
 import { explain, fail, type SignupPage } from './context.js';
-import { wireCopyButton } from './details.js';
 import { wireExtendForm } from './extend.js';
 import { formatCents } from './format.js';
 import { renderMine } from './mine.js';
@@ -86,7 +86,7 @@ async function start(): Promise<void> {
   renderPlanChoices(page);
   wireBuyForm(page);
   wireExtendForm(page);
-  wireCopyButton();
+  wireCopyButton('copy-ssh', 'ssh-command', 'copy-status');
 
   let provider: Eip1193Provider | undefined;
   let account: `0x${string}` | undefined;
