@@ -13,6 +13,15 @@ export interface BenchResult {
   p50?: number;
   p95?: number;
   samples?: number;
+  /** What the value is compared with, measured in the same run: a limit or a peer. */
+  reference?: { metric: string; value: number };
+  /** value / reference.value. */
+  ratio?: number;
+}
+
+/** `result` with its reference and the ratio to it. */
+export function against(result: BenchResult, metric: string, value: number): BenchResult {
+  return { ...result, reference: { metric, value }, ratio: result.value / value };
 }
 
 const percentile = (sorted: number[], p: number) =>
@@ -42,7 +51,12 @@ export function writeResult(result: BenchResult): void {
     result.p95 !== undefined
       ? ` (p50 ${round(result.p50)}, p95 ${round(result.p95)}, n=${result.samples})`
       : '';
-  console.log(`${result.benchmark}: ${result.metric} = ${round(result.value)} ${result.unit}${spread}`);
+  const versus = result.reference
+    ? `; ${round(result.ratio)}× ${result.reference.metric} (${round(result.reference.value)} ${result.unit})`
+    : '';
+  console.log(
+    `${result.benchmark}: ${result.metric} = ${round(result.value)} ${result.unit}${spread}${versus}`,
+  );
 }
 
 const round = (n: number | undefined) => (n === undefined ? '' : Number(n.toPrecision(4)));

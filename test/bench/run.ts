@@ -10,6 +10,7 @@ import { libvirtGuestBoot } from './libvirt-boot.js';
 import { localStackReady } from './local-stack-ready.js';
 import { lifecycleRss2000, purchases500OneBlock, purchaseToActive } from './lifecycle.js';
 import { reconcileThroughput } from './reconcile-throughput.js';
+import { guestImageBuild, pamModuleTime, walletLoginCallback } from './wallet-login.js';
 
 /** Runs `body` against a fresh cluster that is stopped afterwards. */
 async function withCluster(body: (cluster: TestCluster) => Promise<void>): Promise<void> {
@@ -40,6 +41,10 @@ const benchmarks: Record<string, () => Promise<void>> = {
   'libvirt-guest-boot': () => libvirtGuestBoot(),
   'chart-install': () => chartInstall(),
   'local-stack-ready': () => localStackReady(),
+  'wallet-login-callback': () => withCluster(walletLoginCallback),
+  'pam-module-time': () => pamModuleTime(),
+  // One run writes guest-image-build-cold, guest-image-build-cached and guest-image-size.
+  'guest-image-build': () => guestImageBuild(),
 };
 
 const selected = process.argv.slice(2).filter((arg) => arg !== '--');

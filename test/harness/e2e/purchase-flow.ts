@@ -33,11 +33,22 @@ import { createLogger } from '../../../lib/log.js';
 import { Manager } from '../../../lib/runtime/manager.js';
 import { RuntimeMetrics } from '../../../lib/runtime/metrics.js';
 import { anvilPrivateKey } from '../chain/anvil.js';
-import { adminCredentialMinted, useLocalChain } from '../chain/host-config.js';
+import { adminCredentialMinted, LOCAL_HOSTNAME, useLocalChain } from '../chain/host-config.js';
 import { startLocalChain, type LocalChain } from '../chain/local-chain.js';
 import { claimHostConfig, createTestNamespace, deleteNamespace, eventually, testClient } from '../kube.js';
 import type { SshOutcome } from '../ssh/wallet-login.js';
-import { callbackSignature, loginWith, pasteSignature, type LoginTarget } from './wallet-login.js';
+import type { Browser } from 'playwright-core';
+import { signFace } from '../../../web/sign/face.js';
+import type { WebServer } from '../../../web/server.js';
+import { launchBrowser } from '../browser/browser.js';
+import { startTestWebServer } from '../browser/web-server.js';
+import {
+  callbackSignature,
+  loginWith,
+  pasteSignature,
+  signingPageSignature,
+  type LoginTarget,
+} from './wallet-login.js';
 
 export type BackendPower = 'running' | 'stopped' | 'absent';
 
@@ -80,6 +91,8 @@ export function describePurchaseFlow(
     let release: () => Promise<void>;
     let id: bigint;
     let tokenId: bigint;
+    let web: WebServer | undefined;
+    let browser: Browser | undefined;
     const planName = `flow-${type}-${Date.now().toString(36)}`;
     const buyerKey = anvilPrivateKey(4);
     const buyerSignature = signMessage(buyerKey, 'blockhost-access');
@@ -119,12 +132,27 @@ export function describePurchaseFlow(
       backend = await start(namespace);
       for (const secret of backend.secrets?.(namespace) ?? []) await kube.create(coreTypes.secret, secret);
       chain = await startLocalChain({ plans: [] });
+      if (options.walletLogin) {
+        // The guests' login prompts link to this server's signing page (spec.signup.url).
+        [web, browser] = await Promise.all([
+          startTestWebServer({
+            namespace,
+            faces: [signFace],
+            log: createLogger('flow-web', { level: 'error' }),
+          }),
+          launchBrowser(),
+        ]);
+      }
       await useLocalChain(
         kube,
         namespace,
         chain,
         { confirmations: 1, pollIntervalSeconds: 1 },
-        { ipv6: { mode: 'none', allocationSize: 64 }, ...backend.spec },
+        {
+          ipv6: { mode: 'none', allocationSize: 64 },
+          ...(web && { signup: { hostname: LOCAL_HOSTNAME, url: `${web.url}/` } }),
+          ...backend.spec,
+        },
       );
       await kube.create(blockhostTypes.plan, {
         apiVersion: API_VERSION,
@@ -157,6 +185,8 @@ export function describePurchaseFlow(
       await running;
       await kube.delete(blockhostTypes.plan, planName).catch(() => undefined);
       await chain?.stop();
+      await browser?.close();
+      await web?.close();
       await backend?.stop(namespace);
       await release?.();
     }, 300_000);
@@ -209,6 +239,12 @@ export function describePurchaseFlow(
         expect(pasted.prompts[0]).toContain(`Machine: ${machine.metadata.name}`);
         expect(pasted.prompts[0]).toMatch(/Press Enter after signing in browser, or paste signature: $/);
 
+        // The customer's way: the prompt's link opened in Chromium, signed there, Enter in ssh.
+        expect(new URL(pasted.prompts[0]!.match(/Sign at: (\S+)/)![1]!).origin).toBe(web!.url);
+        const page: { notice?: string } = {};
+        const signed = await loginWith(target, signingPageSignature(browser!, buyerKey, page));
+        expect(page.notice).toMatch(/^Signed in/);
+        expect(signed.stdout.trim()).toBe(target.user);
         const outcome: { phase?: string; reason?: string } = {};
         const called = await loginWith(target, callbackSignature(kube, namespace, buyerKey, outcome));
         expect(outcome).toEqual({ phase: 'Delivered', reason: '' });
@@ -216,6 +252,13 @@ export function describePurchaseFlow(
 
         // Someone else's wallet, by paste and by callback: refused, and the callback writes nothing.
         expect(loginRefused(await loginWith(target, pasteSignature(anvilPrivateKey(6))))).toBe(true);
+        const refusedPage: { notice?: string } = {};
+        expect(
+          loginRefused(
+            await loginWith(target, signingPageSignature(browser!, anvilPrivateKey(6), refusedPage)),
+          ),
+        ).toBe(true);
+        expect(refusedPage.notice).toMatch(/not the wallet of this VM/);
         const wrong: { phase?: string; reason?: string } = {};
         expect(
           loginRefused(

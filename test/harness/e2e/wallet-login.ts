@@ -1,6 +1,8 @@
 // The customer's login into a real guest, as the purchase flow checks it: the real OpenSSH client
 // against the guest's sshd and pam_web3, answered by paste or through a callback request (the
 // ConfigMap the signing page's server stores; the real login-signature controller delivers it).
+import type { Browser } from 'playwright-core';
+import type { Hex } from 'viem';
 import { signMessage } from '../../../lib/crypto/index.js';
 import type { KubeClient } from '../../../lib/kube/client.js';
 import type { KubeObject } from '../../../lib/kube/object.js';
@@ -11,6 +13,8 @@ import {
   loginMessage,
   loginSignatureName,
 } from '../../../lib/login-signature/request.js';
+import { newContext } from '../browser/browser.js';
+import { TestWallet } from '../browser/test-wallet.js';
 import { eventually } from '../kube.js';
 import { parseWalletPrompt, sshWalletLogin, type SshOutcome } from '../ssh/wallet-login.js';
 
@@ -20,24 +24,59 @@ export interface LoginTarget {
   user: string;
 }
 
-/** Logs in answering the prompt with `answer(code, machine, session)`; runs `id`. */
+/** What the login prompt shows. */
+export interface WalletPrompt {
+  code: string;
+  machine: string;
+  /** The `Sign at:` link. */
+  url: string;
+  session?: string;
+}
+
+/** Logs in answering the prompt with `answer(prompt)`; runs `id -un`. */
 export function loginWith(
   target: LoginTarget,
-  answer: (prompt: { code: string; machine: string; session?: string }) => Promise<string> | string,
+  answer: (prompt: WalletPrompt) => Promise<string> | string,
 ): Promise<SshOutcome> {
   return sshWalletLogin({
     ...target,
     command: 'id -un',
     answer: async (text) => {
-      const { code, machine, url } = parseWalletPrompt(text);
-      const session = new URL(url).searchParams.get('session') ?? undefined;
-      return answer({ code, machine, session });
+      const shown = parseWalletPrompt(text);
+      const session = new URL(shown.url).searchParams.get('session') ?? undefined;
+      return answer({ ...shown, ...(session && { session }) });
     },
   });
 }
 
+/**
+ * The customer's way: opens the prompt's link in Chromium with the wallet injected, signs on the
+ * page, waits until the page says the terminal can go on, then presses Enter. The page's notice
+ * text ends up in `seen`.
+ */
+export function signingPageSignature(browser: Browser, privateKey: Hex, seen: { notice?: string } = {}) {
+  return async (p: WalletPrompt): Promise<string> => {
+    const context = await newContext(browser, new URL(p.url).origin);
+    try {
+      const page = await context.newPage();
+      // The page never reads the chain; nothing listens here.
+      await TestWallet.install(page, { privateKey, rpcUrl: 'http://127.0.0.1:9', chainId: 31337 });
+      await page.goto(p.url);
+      await page.locator('body[data-loaded="sign"]').waitFor();
+      await page.getByRole('button', { name: 'Connect wallet and sign' }).click();
+      // The outcome: ok (delivered) or error (refused); info notices come before it.
+      const outcome = page.locator('#sign-notice.ok, #sign-notice.error');
+      await outcome.waitFor({ timeout: 15_000 });
+      seen.notice = (await outcome.textContent()) ?? '';
+    } finally {
+      await context.close();
+    }
+    return '';
+  };
+}
+
 /** The paste path: the wallet's signature of the prompt's code, typed into ssh. */
-export const pasteSignature = (privateKey: string) => (p: { code: string; machine: string }) =>
+export const pasteSignature = (privateKey: string) => (p: Omit<WalletPrompt, 'url'>) =>
   signMessage(privateKey, loginMessage(p.machine, p.code));
 
 /**
@@ -50,7 +89,7 @@ export function callbackSignature(
   privateKey: string,
   outcome: { phase?: string; reason?: string } = {},
 ) {
-  return async (p: { code: string; machine: string; session?: string }): Promise<string> => {
+  return async (p: Omit<WalletPrompt, 'url'>): Promise<string> => {
     if (!p.session)
       throw new Error('the prompt offers no callback session (no pending directory in the guest?)');
     const name = loginSignatureName(p.machine, p.session);
