@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PveHttpError, pveDie, readParams, sendData, sendError, single, type RequestParams } from './http.js';
+import { GuestFsError } from './guest-fs.js';
 import { FakeQemu, type FakeTemplate, type FakeVmView } from './qemu.js';
 import { DEFAULT_STORAGE, FakeStorages, type FakeStorage } from './storage.js';
 import { FakeTasks, type FakeTask } from './tasks.js';
@@ -178,6 +179,24 @@ export class FakeProxmox {
     );
   }
 
+  /**
+   * Writes a file inside the guest as a program of the guest would (pam_web3 opening a login
+   * session); fails like open() when the directory does not exist.
+   */
+  plantGuestFile(vmid: number, path: string, content: string): void {
+    this.qemu.guestFiles(vmid).write(path, Buffer.from(content));
+  }
+
+  /** A file of the guest's filesystem, or undefined when there is none (or only a directory). */
+  guestFile(vmid: number, path: string): string | undefined {
+    try {
+      return this.qemu.guestFiles(vmid).read(path).toString('utf8');
+    } catch (error) {
+      if (error instanceof GuestFsError) return undefined;
+      throw error;
+    }
+  }
+
   // --- faults ---
 
   /** The next `count` requests matching `path` (and `method`) fail with `status` before any other check. */
@@ -303,12 +322,12 @@ export class FakeProxmox {
       ['DELETE', new RegExp(`${vm}$`), onNode(([, id], p, user) => qemu.destroy(id!, p, user))],
       [
         'POST',
-        new RegExp(`${vm}/agent/(ping|exec)$`),
+        new RegExp(`${vm}/agent/(ping|exec|file-write)$`),
         onNode(([, id, command], p) => qemu.agent(id!, command!, p)),
       ],
       [
         'GET',
-        new RegExp(`${vm}/agent/(network-get-interfaces|exec-status)$`),
+        new RegExp(`${vm}/agent/(network-get-interfaces|exec-status|file-read)$`),
         onNode(([, id, command], p) => qemu.agent(id!, command!, p)),
       ],
       ['GET', /^\/nodes\/([^/]+)\/tasks\/([^/]+)\/status$/, onNode(([, upid]) => this.taskStatus(upid!))],

@@ -1,7 +1,8 @@
 // The guest OS inside a fake VM, as far as BlockHost can see it through the QEMU guest agent: a tiny
-// passwd that cloud-init fills from the NoCloud seed at first boot, a few programs to run, and the
-// network addresses the seed's network-config sets.
+// passwd and a small filesystem that cloud-init fills from the NoCloud seed at first boot, a few
+// programs to run, and the network addresses the seed's network-config sets.
 import { parse } from 'yaml';
+import { GuestFilesystem } from './guest-fs.js';
 import type { NoCloudFiles } from './seed-reader.js';
 
 export interface PasswdEntry {
@@ -38,9 +39,21 @@ const PROGRAMS: Record<string, string> = {
   '/bin/cat': 'cat',
 };
 
+interface WriteFile {
+  path?: string;
+  content?: string;
+  permissions?: string;
+  encoding?: string;
+  append?: boolean;
+  defer?: boolean;
+}
+
 interface CloudConfig {
   hostname?: string;
   users?: (string | { name?: string; gecos?: string; shell?: string })[];
+  bootcmd?: (string | string[])[];
+  write_files?: WriteFile[];
+  runcmd?: (string | string[])[];
 }
 
 interface Ethernet {
@@ -74,9 +87,40 @@ function linkLocal(mac: string): string {
   return `fe80::${groups.join(':')}`;
 }
 
+/** write_files as cloud-init applies it (parents created); options BlockHost does not use are refused. */
+function writeFiles(fs: GuestFilesystem, files: WriteFile[]): void {
+  for (const file of files) {
+    if (!file.path || (file.encoding ?? 'text') !== 'text' || file.append || file.defer)
+      throw new Error(`write_files entry ${JSON.stringify(file.path)} uses options the fake guest lacks`);
+    fs.mkdirp(file.path.slice(0, file.path.lastIndexOf('/')) || '/');
+    fs.write(file.path, Buffer.from(file.content ?? ''));
+  }
+}
+
+/**
+ * bootcmd and runcmd lines: only the directory-making ones have an effect here (`install -d [-m
+ * MODE] DIR...`, `systemd-tmpfiles --create FILE`); other commands are ignored.
+ */
+function runCommands(fs: GuestFilesystem, commands: (string | string[])[]): void {
+  for (const command of commands) {
+    const argv = typeof command === 'string' ? command.trim().split(/\s+/) : command;
+    try {
+      if (argv[0] === 'install' && argv[1] === '-d') {
+        const dirs = argv[2] === '-m' ? argv.slice(4) : argv.slice(2);
+        for (const dir of dirs) fs.mkdirp(dir);
+      } else if (argv.length === 3 && argv[0] === 'systemd-tmpfiles' && argv[1] === '--create') {
+        fs.tmpfilesCreate(argv[2]!);
+      }
+    } catch {
+      // A failing line is logged and the next one runs, as in cloud-init's scripts.
+    }
+  }
+}
+
 export class SimulatedGuest {
   private instanceId?: string;
   private ethernets: Ethernet[] = [];
+  private fs = new GuestFilesystem();
 
   constructor(private passwd: PasswdEntry[] = [{ ...ROOT }]) {}
 
@@ -85,7 +129,13 @@ export class SimulatedGuest {
     const copy = new SimulatedGuest(this.passwd.map((entry) => ({ ...entry })));
     copy.instanceId = this.instanceId;
     copy.ethernets = structuredClone(this.ethernets);
+    copy.fs = this.fs.copy();
     return copy;
+  }
+
+  /** The guest's files, for the agent's file-read/file-write and for tests acting inside the guest. */
+  get files(): GuestFilesystem {
+    return this.fs;
   }
 
   users(): PasswdEntry[] {
@@ -93,31 +143,41 @@ export class SimulatedGuest {
   }
 
   /**
-   * cloud-init at boot: for a new instance id, create the seed's users that do not exist yet
-   * (existing users are left alone, as cloud-init does); the network config applies every boot, to
-   * the NIC its `match` selects (by MAC: a NIC with another MAC gets no address).
+   * A boot: /run starts empty and systemd-tmpfiles re-creates its directories; cloud-init runs
+   * bootcmd (every boot), then for a new instance id creates the seed's users that do not exist yet
+   * (existing users are left alone, as cloud-init does), writes write_files and runs runcmd; the
+   * network config applies every boot, to the NIC its `match` selects (by MAC: a NIC with another
+   * MAC gets no address).
    */
   boot(seed: NoCloudFiles | undefined): void {
+    this.fs.boot();
     if (!seed) return;
     const meta = (parse(seed.metaData ?? '') ?? {}) as { 'instance-id'?: string };
+    const config = (parse(seed.userData ?? '') ?? {}) as CloudConfig;
+    runCommands(this.fs, config.bootcmd ?? []);
     if (meta['instance-id'] !== this.instanceId) {
       this.instanceId = meta['instance-id'];
-      const config = (parse(seed.userData ?? '') ?? {}) as CloudConfig;
-      for (const user of config.users ?? []) {
-        if (typeof user === 'string' || !user.name || this.find(user.name)) continue;
-        const uid = 1000 + this.passwd.filter((entry) => entry.uid >= 1000).length;
-        this.passwd.push({
-          name: user.name,
-          uid,
-          gid: uid,
-          gecos: user.gecos ?? '',
-          home: `/home/${user.name}`,
-          shell: user.shell ?? '/bin/sh',
-        });
-      }
+      this.createUsers(config);
+      writeFiles(this.fs, config.write_files ?? []);
+      runCommands(this.fs, config.runcmd ?? []);
     }
     const network = (parse(seed.networkConfig ?? '') ?? {}) as NetworkConfig;
     this.ethernets = Object.values(network.ethernets ?? {});
+  }
+
+  private createUsers(config: CloudConfig): void {
+    for (const user of config.users ?? []) {
+      if (typeof user === 'string' || !user.name || this.find(user.name)) continue;
+      const uid = 1000 + this.passwd.filter((entry) => entry.uid >= 1000).length;
+      this.passwd.push({
+        name: user.name,
+        uid,
+        gid: uid,
+        gecos: user.gecos ?? '',
+        home: `/home/${user.name}`,
+        shell: user.shell ?? '/bin/sh',
+      });
+    }
   }
 
   interfaces(mac: string): GuestInterface[] {

@@ -5,6 +5,8 @@
 // boot. Simplification: config changes of a running VM apply at once (PVE would keep some pending).
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { agentFileRequest, runAgentFileRequest } from './agent-files.js';
+import type { GuestFilesystem } from './guest-fs.js';
 import { SimulatedGuest, type ExecOutcome, type PasswdEntry } from './guest.js';
 import { flag, list, parameterError, pveDie, single, type RequestParams } from './http.js';
 import {
@@ -146,6 +148,11 @@ export class FakeQemu {
     this.vmOrDie(vmid);
     this.vms.delete(vmid);
     for (const volume of this.storages.ownedBy(vmid)) await this.storages.free(volume.volid);
+  }
+
+  /** The guest's files, to act inside the guest as its programs would (pam_web3 opening a session). */
+  guestFiles(vmid: number): GuestFilesystem {
+    return this.vmOrDie(vmid).guest.files;
   }
 
   /** Sets a config lock such as `backup` for `ms`, as a backup job would. */
@@ -404,8 +411,10 @@ export class FakeQemu {
 
   // --- guest agent ---
 
-  agent(vmidText: string, command: string, params: RequestParams): object {
-    const vm = this.vmOrDie(this.vmidParam(vmidText));
+  agent(vmidText: string, command: string, params: RequestParams): object | null {
+    const vmid = this.vmidParam(vmidText);
+    const fileRequest = agentFileRequest(command, params);
+    const vm = this.vmOrDie(vmid);
     if (!agentOn(vm.config)) throw pveDie('No QEMU guest agent configured');
     if (vm.status !== 'running') throw pveDie(`VM ${vm.vmid} is not running`);
     if (vm.qmpstatus === 'paused' || vm.agentReadyAt === undefined || Date.now() < vm.agentReadyAt) {
@@ -424,6 +433,9 @@ export class FakeQemu {
         return this.exec(vm, params);
       case 'exec-status':
         return this.execStatus(vm, params);
+      case 'file-read':
+      case 'file-write':
+        return runAgentFileRequest(vm.guest.files, fileRequest!);
       default:
         throw new Error(`unknown agent command ${command}`);
     }

@@ -1,6 +1,7 @@
 // The Proxmox VE driver against the fake PVE API (test/harness/proxmox): the VM lifecycle the VM
-// controller drives, the guest agent (GECOS changes as on an NFT transfer, INTEROP §4), and VMID
-// allocation under concurrent creates in one process and across two driver instances.
+// controller drives, the guest agent (GECOS changes as on an NFT transfer, INTEROP §4; the files of
+// wallet-login sessions), and VMID allocation under concurrent creates in one process and across two
+// driver instances.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { blockhostGecos } from '../../../controllers/vm/cloud-init.js';
 import { BackendError, GuestAgentUnavailableError } from '../../../controllers/vm/backend.js';
@@ -89,6 +90,46 @@ describe('Proxmox driver against the fake PVE API', () => {
     await expect(missing).rejects.toThrow(/No such file or directory/);
     await expect(missing).rejects.not.toBeInstanceOf(GuestAgentUnavailableError);
     await backend.delete(created.id);
+  });
+
+  it('reads and writes guest files through the agent: a login session and its answer', async () => {
+    const { id } = await backend.create(desiredVm({ octet: 12 }));
+    const vmid = Number(id);
+    const pending = '/run/libpam-web3/pending';
+    await waitFor(
+      'the guest agent',
+      async () => (await backend.observe(ref(id)))?.guestAgentConnected === true,
+      {
+        timeoutMs: 10_000,
+      },
+    );
+
+    expect(await backend.guestReadFile(id, `${pending}/s.json`, 4096)).toBeUndefined();
+    fake.plantGuestFile(vmid, `${pending}/s.json`, '{"otp":"123456"}');
+    expect(await backend.guestReadFile(id, `${pending}/s.json`, 4096)).toBe('{"otp":"123456"}');
+    const signature = `0x${'ab'.repeat(65)}\n`;
+    await backend.guestWriteFile(id, `${pending}/s.sig`, signature);
+    expect(fake.guestFile(vmid, `${pending}/s.sig`)).toBe(signature);
+    expect(await backend.guestReadFile(id, `${pending}/s.sig`, signature.length)).toBe(signature);
+
+    await expect(backend.guestReadFile(id, `${pending}/s.sig`, signature.length - 1)).rejects.toMatchObject({
+      reason: 'GuestFileTooLarge',
+    });
+    await expect(backend.guestWriteFile(id, '/tmp/big', 'x'.repeat(61_441))).rejects.toMatchObject({
+      reason: 'GuestFileTooLarge',
+    });
+    const noDir = backend.guestWriteFile(id, '/run/no-such-dir/s.sig', signature);
+    await expect(noDir).rejects.toThrow(/No such file or directory/);
+    await expect(noDir).rejects.not.toBeInstanceOf(GuestAgentUnavailableError);
+
+    fake.powerOffBehindBack(vmid);
+    await expect(backend.guestReadFile(id, `${pending}/s.json`, 4096)).rejects.toBeInstanceOf(
+      GuestAgentUnavailableError,
+    );
+    await expect(backend.guestWriteFile(id, `${pending}/s.sig`, signature)).rejects.toBeInstanceOf(
+      GuestAgentUnavailableError,
+    );
+    await backend.delete(id);
   });
 
   it('creates a stopped VM when asked, and reports its agent unavailable', async () => {

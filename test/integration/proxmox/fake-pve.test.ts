@@ -2,8 +2,10 @@
 // PVE's texts, or the driver tests would prove nothing.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Agent, fetch, FormData } from 'undici';
+import type { ProxmoxBackend } from '../../../controllers/vm/backends/proxmox/backend.js';
 import { DEFAULT_TOKEN, FakeProxmox } from '../../harness/proxmox/fake-pve.js';
 import { waitFor } from '../../harness/processes.js';
+import { backendFor, desiredVm } from './fixtures.js';
 
 interface Answer {
   status: number;
@@ -188,6 +190,141 @@ describe('fake PVE API', () => {
     expect((await pve('GET', `/nodes/pve/qemu/124/agent/exec-status?pid=${pid}`)).statusText).toBe(
       "Agent error: Invalid parameter 'pid'",
     );
+  });
+
+  describe('agent/file-read and agent/file-write', () => {
+    const PENDING = '/run/libpam-web3/pending';
+    let backend: ProxmoxBackend;
+    beforeAll(() => {
+      backend = backendFor(fake, { vmidRange: { start: 500, end: 599 } });
+    });
+    // A failed test leaves its VMs (and seed ISOs), which later tests would trip over.
+    afterAll(async () => {
+      for (const { vmid } of fake.vms().filter((vm) => vm.vmid >= 500 && vm.vmid <= 599))
+        await backend.delete(String(vmid)).catch(() => undefined);
+      await backend?.close();
+    });
+
+    /** A VM the driver made from the real cloud-init seed; resolves once its agent answers. */
+    async function guestVm(running = true): Promise<number> {
+      const vmid = Number((await backend.create(desiredVm({ running }))).id);
+      if (running) await agentUp(vmid);
+      return vmid;
+    }
+    const agentUp = (vmid: number) =>
+      waitFor(
+        'the agent',
+        async () => (await pve('POST', `/nodes/pve/qemu/${vmid}/agent/ping`)).status === 200,
+      );
+    const read = (vmid: number, file: string) =>
+      pve('GET', `/nodes/pve/qemu/${vmid}/agent/file-read?file=${encodeURIComponent(file)}`);
+    const write = (vmid: number, body: Record<string, unknown>) =>
+      pve('POST', `/nodes/pve/qemu/${vmid}/agent/file-write`, body);
+    /** Stops (a no-op when stopped) and destroys a VM the driver did not make. */
+    const destroy = async (vmid: number) => {
+      await power(vmid, 'stop');
+      expect(await exitStatus((await pve('DELETE', `/nodes/pve/qemu/${vmid}?purge=1`)).data)).toBe('OK');
+    };
+    const power = async (vmid: number, action: string) =>
+      expect(await exitStatus((await pve('POST', `/nodes/pve/qemu/${vmid}/status/${action}`)).data)).toBe(
+        'OK',
+      );
+
+    it('reads what cloud-init wrote and round-trips a file, refusing what PVE refuses', async () => {
+      const vmid = await guestVm();
+      expect(((await read(vmid, '/etc/pam_web3/config.toml')).data as { content: string }).content).toContain(
+        'id = "blockhost-001"',
+      );
+      expect(await read(vmid, `${PENDING}/none.json`)).toMatchObject({
+        status: 500,
+        message: `Agent error: failed to open file '${PENDING}/none.json' (mode: 'r'): No such file or directory\n`,
+      });
+      expect(await write(vmid, { file: '/run/no-such-dir/x.sig', content: 'x' })).toMatchObject({
+        status: 500,
+        statusText: expect.stringMatching(/No such file or directory$/),
+      });
+
+      expect(await write(vmid, { file: `${PENDING}/a.sig`, content: 'signed\n' })).toMatchObject({
+        status: 200,
+        data: null,
+      });
+      expect(fake.guestFile(vmid, `${PENDING}/a.sig`)).toBe('signed\n');
+      expect((await read(vmid, `${PENDING}/a.sig`)).data).toEqual({ content: 'signed\n' });
+
+      // encode=0: the content is base64 already and PVE hands it to the agent as it is.
+      const b64 = Buffer.from('raw bytes').toString('base64');
+      expect((await write(vmid, { file: '/tmp/b', content: b64, encode: 0 })).status).toBe(200);
+      expect(fake.guestFile(vmid, '/tmp/b')).toBe('raw bytes');
+      expect((await write(vmid, { file: '/tmp/c', content: 'not base64!', encode: 0 })).statusText).toBe(
+        'Agent error: Base64 data contains invalid characters',
+      );
+
+      const full = 'x'.repeat(61_440);
+      expect((await write(vmid, { file: '/tmp/full', content: full })).status).toBe(200);
+      expect(fake.guestFile(vmid, '/tmp/full')).toBe(full);
+      const oversized = await write(vmid, { file: '/tmp/over', content: `${full}x` });
+      expect(oversized).toMatchObject({ status: 400, statusText: 'Parameter verification failed.' });
+      expect(oversized.errors).toEqual({ content: 'value may only be 61440 characters long' });
+      expect(fake.guestFile(vmid, '/tmp/over')).toBeUndefined();
+      expect((await write(vmid, { encode: 'maybe' })).errors).toEqual({
+        file: 'property is missing and it is not optional',
+        content: 'property is missing and it is not optional',
+        encode: "type check ('boolean') failed - got 'maybe'",
+      });
+      expect((await pve('GET', `/nodes/pve/qemu/${vmid}/agent/file-read`)).errors).toEqual({
+        file: 'property is missing and it is not optional',
+      });
+
+      // PVE returns at most 16 MiB and says the rest was cut off.
+      fake.plantGuestFile(vmid, '/tmp/big', 'y'.repeat(16 * 2 ** 20 + 1));
+      const big = (await read(vmid, '/tmp/big')).data as { content: string; truncated?: number };
+      expect([big.content.length, big.truncated]).toEqual([16 * 2 ** 20, 1]);
+      await backend.delete(String(vmid));
+    });
+
+    it('needs a running VM whose agent answers, but checks parameters first', async () => {
+      const vmid = await guestVm(false);
+      expect((await read(vmid, '/etc/hostname')).statusText).toBe(`VM ${vmid} is not running`);
+      expect((await write(vmid, { file: '/tmp/x', content: 'x' })).statusText).toBe(
+        `VM ${vmid} is not running`,
+      );
+      expect((await write(vmid, { file: '/tmp/x' })).status).toBe(400);
+      await power(vmid, 'start');
+      expect((await read(vmid, '/etc/hostname')).statusText).toBe('QEMU guest agent is not running');
+      expect((await write(vmid, { file: '/tmp/x', content: 'x' })).statusText).toBe(
+        'QEMU guest agent is not running',
+      );
+      expect(fake.guestFile(vmid, '/tmp/x')).toBeUndefined();
+      await backend.delete(String(vmid));
+    });
+
+    it('empties /run on every boot, where the seed re-creates the pending directory; clones copy the disk', async () => {
+      const vmid = await guestVm();
+      fake.plantGuestFile(vmid, `${PENDING}/s.json`, '{}');
+      fake.plantGuestFile(vmid, '/root/kept', 'on disk');
+      await power(vmid, 'stop');
+      await power(vmid, 'start');
+      await agentUp(vmid);
+      expect((await read(vmid, `${PENDING}/s.json`)).message).toMatch(/No such file or directory/);
+      expect(((await read(vmid, '/root/kept')).data as { content: string }).content).toBe('on disk');
+      expect((await write(vmid, { file: `${PENDING}/s.sig`, content: 'x' })).status).toBe(200);
+      await power(vmid, 'stop');
+      const copied = (await pve('POST', `/nodes/pve/qemu/${vmid}/clone`, { newid: 590, full: 1 })).data;
+      expect(await exitStatus(copied)).toBe('OK');
+      expect(fake.guestFile(590, '/root/kept')).toBe('on disk');
+      await destroy(590);
+      await backend.delete(String(vmid));
+
+      // The directory is the seed's doing: a guest booted without one has none.
+      await exitStatus(await clone(591));
+      await pve('PUT', '/nodes/pve/qemu/591/config', { agent: '1' });
+      await power(591, 'start');
+      await agentUp(591);
+      expect((await write(591, { file: `${PENDING}/s.sig`, content: 'x' })).message).toMatch(
+        /No such file or directory/,
+      );
+      await destroy(591);
+    });
   });
 
   it('grows disks only', async () => {
