@@ -145,10 +145,10 @@ export function renderCloudInit(input: CloudInitInput): NoCloudSeed {
       },
       { path: '/etc/pam.d/sshd', permissions: '0644', content: pamSshd(input.username) },
     ],
-    runcmd: [
-      ['systemctl', 'enable', '--now', 'qemu-guest-agent'],
-      ['systemctl', 'restart', 'ssh'],
-    ],
+    // No sshd restart: cloud-init's network stage (write_files included) runs before sysinit.target,
+    // so sshd starts with these files; a restart from the final stage would refuse connections
+    // while customers may already be logging in.
+    runcmd: [['systemctl', 'enable', '--now', 'qemu-guest-agent']],
   };
   return {
     metaData: stringify({ 'instance-id': input.name, 'local-hostname': input.name }),

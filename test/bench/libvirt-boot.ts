@@ -1,9 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { LibvirtBackend } from '../../controllers/vm/backends/libvirt/driver.js';
-import { renderCloudInit } from '../../controllers/vm/cloud-init.js';
-import { macAddressFor } from '../../controllers/vm/desired.js';
 import { createLogger } from '../../lib/log.js';
 import { LibvirtDaemon } from '../harness/libvirt/libvirtd.js';
+import { desiredGuest } from '../harness/libvirt/desired-guest.js';
 import { LibvirtEnvironment } from '../harness/libvirt/environment.js';
 import { fromSamples, writeResult } from './results.js';
 
@@ -24,32 +22,15 @@ export async function libvirtGuestBoot(runs = 3): Promise<void> {
   try {
     for (let i = 0; i < runs; i += 1) {
       const name = `bench-${i}`;
-      const uid = randomUUID();
-      const macAddress = macAddressFor(uid);
       const began = performance.now();
-      const created = await backend.create({
-        namespace: 'bench',
-        name,
-        uid,
-        intentId: randomUUID(),
-        cpu: 1,
-        memoryMiB: 1024,
-        diskGiB: 3,
-        image: 'debian',
-        running: true,
-        macAddress,
-        cloudInit: renderCloudInit({
-          login: { secretKey: 'ab'.repeat(32) },
+      const created = await backend.create(
+        desiredGuest(env, {
+          namespace: 'bench',
           name,
-          username: 'admin',
           ownerWallet: OWNER,
-          network: {
-            macAddress,
-            ipv4: { address: `${env.ipv4Pool.start}`, prefixLength: 24, gateway: env.ipv4Pool.gateway },
-          },
+          login: { secretKey: 'ab'.repeat(32) },
         }),
-        addresses: { ipv4: env.ipv4Pool.start },
-      });
+      );
       const started = performance.now();
       createSeconds.push((started - began) / 1000);
       while (!(await backend.observe({ namespace: 'bench', name, id: created.id }))?.guestAgentConnected) {

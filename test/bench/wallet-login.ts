@@ -8,7 +8,7 @@
  * `guest-image-build`: the product image cold (empty cache, warm cargo) and cached, and its size.
  */
 import { execFileSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -17,8 +17,6 @@ import { registerLoginSignatureController } from '../../controllers/login-signat
 import { LibvirtBackend } from '../../controllers/vm/backends/libvirt/driver.js';
 import { backendFactories } from '../../controllers/vm/backends/index.js';
 import { BackendProvider } from '../../controllers/vm/backends/provider.js';
-import { renderCloudInit } from '../../controllers/vm/cloud-init.js';
-import { macAddressFor } from '../../controllers/vm/desired.js';
 import { ensureGuestImage, guestImageBytes } from '../../images/guest/guest-image.js';
 import { exampleHostConfig, exampleVM } from '../../lib/api/v1alpha1/examples.js';
 import { blockhostTypes, type HostConfig, type VM } from '../../lib/api/v1alpha1/index.js';
@@ -34,6 +32,7 @@ import { anvilAccount, anvilPrivateKey } from '../harness/chain/anvil.js';
 import type { TestCluster } from '../harness/cluster.js';
 import { loginWith, pasteSignature, type WalletPrompt } from '../harness/e2e/wallet-login.js';
 import { createTestNamespace, deleteNamespace } from '../harness/kube.js';
+import { desiredGuest } from '../harness/libvirt/desired-guest.js';
 import { LibvirtEnvironment } from '../harness/libvirt/environment.js';
 import { LibvirtDaemon } from '../harness/libvirt/libvirtd.js';
 import { against, fromSamples, writeResult } from './results.js';
@@ -58,29 +57,14 @@ export async function walletLoginCallback(cluster: TestCluster, runs = 10): Prom
     host.spec.backend = { type: 'libvirt', libvirt: env.settings } as HostConfig['spec']['backend'];
     host.spec.ipv4Pool = env.ipv4Pool;
     await kube.create(blockhostTypes.hostConfig, host);
-    const uid = randomUUID();
-    const macAddress = macAddressFor(uid);
-    const address = env.ipv4Pool.start;
-    const created = await driver.create({
+    const desired = desiredGuest(env, {
       namespace,
       name: MACHINE,
-      uid,
-      intentId: randomUUID(),
-      cpu: 1,
-      memoryMiB: 1024,
-      diskGiB: 3,
-      image: 'debian',
-      running: true,
-      macAddress,
-      cloudInit: renderCloudInit({
-        name: MACHINE,
-        username: 'admin',
-        ownerWallet: anvilAccount(OWNER).address,
-        login: { secretKey: randomUUID().replaceAll('-', '').repeat(2), signingUrl: `${web.url}/sign` },
-        network: { macAddress, ipv4: { address, prefixLength: 24, gateway: env.ipv4Pool.gateway } },
-      }),
-      addresses: { ipv4: address },
+      ownerWallet: anvilAccount(OWNER).address,
+      login: { secretKey: randomBytes(32).toString('hex'), signingUrl: `${web.url}/sign` },
     });
+    const address = desired.addresses.ipv4!;
+    const created = await driver.create(desired);
     backendId = created.id;
     const { status: _example, ...vm } = structuredClone(exampleVM);
     await kube.create<VM>(blockhostTypes.vm, {

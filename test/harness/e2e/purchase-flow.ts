@@ -215,7 +215,7 @@ export function describePurchaseFlow(
       const details = decryptConnectionDetails(buyerSignature, await nft<Hex>('getUserEncrypted', [tokenId]));
       expect(details).toEqual({ hostname: machine.spec.network?.ipv4, port: 22, username: 'admin' });
       expect(machine.status?.addresses?.ipv4).toBe(details.hostname);
-      // sshd restarts with our config at the end of first boot, a little after the agent answers.
+      // sshd starts with our config (cloud-init runs before it), a little after the agent answers.
       if (backend.reachable)
         await eventually(
           `sshd at ${details.hostname}:${details.port}`,

@@ -18,6 +18,10 @@ const BASH_SCRIPTS = [
   'test/harness/install/fake-host-tools',
   'test/harness/install/make-netinst.sh',
   'test/harness/install/make-payload.sh',
+  // Not install scripts, but product build scripts held to the same standard.
+  'images/guest/build-image.sh',
+  'guest/pam-web3/build.sh',
+  'guest/pam-web3/test.sh',
 ];
 const POSIX_SCRIPTS = ['preseed/late-command.sh', 'test/harness/install/fake-install.sh'];
 
