@@ -152,7 +152,7 @@ describe('controller manager', () => {
     expect(security.supplementalGroups).toEqual([108]);
   });
 
-  test('reads key Secrets by name only, and gets KubeVirt rights only where VMs live', () => {
+  test('writes key Secrets by name only, never lists Secrets, and gets KubeVirt rights only where VMs live', () => {
     const role = one(render('full'), 'Role', 'blockhost-controller');
     const secretRules = role.rules!.filter((r) => r.resources?.includes('secrets'));
     expect(secretRules).toEqual([
@@ -163,6 +163,8 @@ describe('controller manager', () => {
         resourceNames: ['blockhost-server-wallet', 'proxmox-token'],
         verbs: ['get', 'update', 'patch'],
       },
+      // The VMs' wallet-login Secrets are read back by name (names follow the VMs); never listed.
+      { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
     ]);
     const kubevirtGrants = (set: ValueSetName) =>
       render(set)
