@@ -130,7 +130,8 @@ export function renderCloudInit(input: CloudInitInput): NoCloudSeed {
       },
     ],
     bootcmd: [PENDING_DIRECTORY],
-    ssh_pwauth: false,
+    // No ssh_pwauth: cloud-init's set-passwords module restarts sshd when it edits sshd_config, in
+    // the config stage, while logins may already be under way. The drop-in below says the same.
     disable_root: true,
     write_files: [
       {

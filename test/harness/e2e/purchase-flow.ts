@@ -36,7 +36,8 @@ import { anvilPrivateKey } from '../chain/anvil.js';
 import { adminCredentialMinted, LOCAL_HOSTNAME, useLocalChain } from '../chain/host-config.js';
 import { startLocalChain, type LocalChain } from '../chain/local-chain.js';
 import { claimHostConfig, createTestNamespace, deleteNamespace, eventually, testClient } from '../kube.js';
-import type { SshOutcome } from '../ssh/wallet-login.js';
+import { ssh2WalletLogin } from '../ssh/ssh2-login.js';
+import { parseWalletPrompt, type SshOutcome } from '../ssh/wallet-login.js';
 import type { Browser } from 'playwright-core';
 import { signFace } from '../../../web/sign/face.js';
 import type { WebServer } from '../../../web/server.js';
@@ -62,6 +63,8 @@ export interface FlowBackend {
   /** Replaces the product driver factory (never for libvirt or Proxmox: those use the real one). */
   factory?: BackendFactory;
   power(vm: VM): Promise<BackendPower>;
+  /** Runs a program in the guest (through the agent, not the driver); its stdout. Real guests only. */
+  guestRun?(vm: VM, path: string, args: string[]): Promise<string>;
   /** The login user's GECOS read from the guest; absent where no guest can be read. */
   gecos?(vm: VM): Promise<string>;
   /** Whether something answers on the minted host and port (real guests only). */
@@ -276,6 +279,38 @@ export function describePurchaseFlow(
         expect(loginRefused(await loginWith({ ...target, user: 'root' }, pasteSignature(buyerKey)))).toBe(
           true,
         );
+        // A second client (ssh2, not OpenSSH) sees the same prompt and gets the same answers.
+        const viaSsh2 = await ssh2WalletLogin({
+          ...target,
+          command: 'id -un',
+          answer: (round) =>
+            pasteSignature(buyerKey)(parseWalletPrompt(round.instructions + round.prompts.join(''))),
+        });
+        expect(viaSsh2).toMatchObject({ authenticated: true, exitCode: 0, stdout: `${target.user}\n` });
+        const wrongSsh2 = await ssh2WalletLogin({
+          ...target,
+          command: 'id -un',
+          answer: (round) =>
+            pasteSignature(anvilPrivateKey(6))(
+              parseWalletPrompt(round.instructions + round.prompts.join('')),
+            ),
+        });
+        expect(wrongSsh2.authenticated).toBe(false);
+        // An expired code: the guest's TTL made 2 s, the right signature typed after 4 s.
+        const config = '/etc/pam_web3/config.toml';
+        const ttl = (seconds: number) =>
+          backend.guestRun!(machine, '/usr/bin/sed', [
+            '-i',
+            `s/^otp_ttl_seconds = .*/otp_ttl_seconds = ${seconds}/`,
+            config,
+          ]);
+        await ttl(2);
+        const late = await loginWith(target, async (p) => {
+          await new Promise((resolve) => setTimeout(resolve, 4000));
+          return pasteSignature(buyerKey)(p);
+        });
+        await ttl(300);
+        expect(loginRefused(late)).toBe(true);
         // The guest is still fine after all of that.
         expect((await loginWith(target, pasteSignature(buyerKey))).stdout.trim()).toBe(target.user);
       }, 300_000);

@@ -25,6 +25,24 @@ describePurchaseFlow(
           await virsh(uri, ['qemu-agent-command', domain(vm), '--timeout', '10', JSON.stringify(command)]),
         ) as { return: T }
       ).return;
+    /** Runs a program in the guest through the agent, independently of the driver; its stdout. */
+    const guestRun = async (vm: VM, path: string, args: string[]): Promise<string> => {
+      const { pid } = await agent<{ pid: number }>(vm, {
+        execute: 'guest-exec',
+        arguments: { path, arg: args, 'capture-output': true },
+      });
+      for (;;) {
+        const status = await agent<{ exited: boolean; exitcode?: number; 'out-data'?: string }>(vm, {
+          execute: 'guest-exec-status',
+          arguments: { pid },
+        });
+        if (status.exited) {
+          if (status.exitcode !== 0) throw new Error(`${path} exited ${status.exitcode} in the guest`);
+          return Buffer.from(status['out-data'] ?? '', 'base64').toString();
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
     return {
       spec: { backend: { type: 'libvirt', libvirt: env.settings }, ipv4Pool: env.ipv4Pool },
       planImage: 'debian',
@@ -34,26 +52,9 @@ describePurchaseFlow(
         const state = (await virsh(uri, ['domstate', domain(vm)]).catch(() => 'absent')).trim();
         return POWER[state] ?? (state === 'absent' ? 'absent' : 'stopped');
       },
-      gecos: async (vm) => {
-        const { pid } = await agent<{ pid: number }>(vm, {
-          execute: 'guest-exec',
-          arguments: { path: '/usr/bin/getent', arg: ['passwd', 'admin'], 'capture-output': true },
-        });
-        for (;;) {
-          const status = await agent<{ exited: boolean; 'out-data'?: string }>(vm, {
-            execute: 'guest-exec-status',
-            arguments: { pid },
-          });
-          if (status.exited)
-            return (
-              Buffer.from(status['out-data'] ?? '', 'base64')
-                .toString()
-                .trim()
-                .split(':')[4] ?? ''
-            );
-          await new Promise((r) => setTimeout(r, 200));
-        }
-      },
+      guestRun,
+      gecos: async (vm) =>
+        (await guestRun(vm, '/usr/bin/getent', ['passwd', 'admin'])).trim().split(':')[4] ?? '',
       reachable: (host, port) =>
         new Promise((resolve) => {
           const socket = connect({ host, port, timeout: 5000 });
