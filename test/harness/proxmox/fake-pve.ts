@@ -5,10 +5,20 @@
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PveHttpError, pveDie, readParams, sendData, sendError, single, type RequestParams } from './http.js';
+import {
+  parameterError,
+  PveHttpError,
+  pveDie,
+  readParams,
+  sendData,
+  sendError,
+  single,
+  type RequestParams,
+} from './http.js';
 import { GuestFsError } from './guest-fs.js';
 import { FakeQemu, type FakeTemplate, type FakeVmView } from './qemu.js';
 import { DEFAULT_STORAGE, FakeStorages, type FakeStorage } from './storage.js';
@@ -161,6 +171,14 @@ export class FakeProxmox {
       .map((v) => v.volid);
   }
 
+  /** Volume ids of the disk images for import (`<storage>:import/<file>`) on all storages. */
+  importVolumes(): string[] {
+    return this.storages
+      .all()
+      .filter((v) => v.content === 'import')
+      .map((v) => v.volid);
+  }
+
   /** Volume ids of VM disks on all storages. */
   imageVolumes(): string[] {
     return this.storages
@@ -309,6 +327,8 @@ export class FakeProxmox {
       ['GET', /^\/cluster\/resources$/, (_m, p) => this.resources(single(p, 'type'))],
       ['GET', /^\/cluster\/nextid$/, (_m, p) => qemu.nextId(single(p, 'vmid'))],
       ['GET', /^\/nodes\/([^/]+)\/qemu$/, onNode(() => qemu.nodeList())],
+      ['POST', /^\/nodes\/([^/]+)\/qemu$/, onNode((_m, p, user) => qemu.create(p, user))],
+      ['POST', new RegExp(`${vm}/template$`), onNode(([, id], _p, user) => qemu.template(id!, user))],
       ['POST', new RegExp(`${vm}/clone$`), onNode(([, id], p, user) => qemu.clone(id!, p, user))],
       ['GET', new RegExp(`${vm}/config$`), onNode(([, id]) => qemu.config(id!))],
       ['PUT', new RegExp(`${vm}/config$`), onNode(([, id], p) => qemu.updateConfig(id!, p))],
@@ -338,7 +358,7 @@ export class FakeProxmox {
           this.storages.content(id!, single(p, 'content')).map((v) => ({
             volid: v.volid,
             content: v.content,
-            format: v.content === 'iso' ? 'iso' : 'raw',
+            format: v.content === 'images' ? 'raw' : (/\.([a-z0-9]+)$/.exec(v.volid)?.[1] ?? 'raw'),
             size: v.sizeBytes,
             ctime: v.ctime,
             ...(v.owner !== undefined && { vmid: v.owner }),
@@ -378,10 +398,32 @@ export class FakeProxmox {
 
   private upload(storageId: string, params: RequestParams, user: string): string {
     const file = params.files.get('filename');
-    const fileName = this.storages.checkUpload(storageId, single(params, 'content'), file?.fileName);
+    const content = single(params, 'content');
+    const fileName = this.storages.checkUpload(storageId, content, file?.fileName);
+    const checksum = single(params, 'checksum');
+    const algorithm = single(params, 'checksum-algorithm');
+    if ((checksum === undefined) !== (algorithm === undefined)) {
+      const missing = checksum === undefined ? 'checksum' : 'checksum-algorithm';
+      throw parameterError({ [missing]: 'property is missing and it is not optional' });
+    }
+    if (
+      algorithm !== undefined &&
+      !['md5', 'sha1', 'sha224', 'sha256', 'sha384', 'sha512'].includes(algorithm)
+    ) {
+      throw parameterError({
+        'checksum-algorithm': `value '${algorithm}' does not have a value in the enumeration`,
+      });
+    }
     return this.taskLog.start('imgcopy', '', user, async () => {
       await new Promise((resolve) => setTimeout(resolve, 10));
-      await this.storages.storeIso(storageId, fileName, file!.data);
+      if (algorithm !== undefined) {
+        const got = createHash(algorithm).update(file!.data).digest('hex');
+        if (got !== checksum!.toLowerCase())
+          throw new Error(`checksum mismatch: got '${got}' != expect '${checksum}'`);
+      }
+      // vztmpl uploads are accepted but not kept: nothing in the fake uses container templates.
+      if (content === 'iso' || content === 'import')
+        await this.storages.storeFile(storageId, content, fileName, file!.data);
     });
   }
 

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 
 export const DRIVE_KEY = /^(ide|sata|scsi|virtio)\d+$/;
 export const NET_KEY = /^net\d+$/;
+export const SERIAL_KEY = /^serial[0-3]$/;
 export const NIC_MODELS = new Set(['virtio', 'e1000', 'e1000e', 'rtl8139', 'vmxnet3']);
 export const DNS_NAME =
   /^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])\.)*(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])$/;
@@ -16,6 +17,7 @@ const FREE_TEXT_KEYS = new Set([
   'onboot',
   'smbios1',
   'vmgenid',
+  'vga',
 ]);
 
 export interface Drive {
@@ -91,6 +93,10 @@ export function configValueProblem(
     if (head === 'none' || head === 'cdrom' || volumeExists(head)) return undefined;
     return `volume '${head}' does not exist`;
   }
+  if (SERIAL_KEY.test(key))
+    return /^(socket|\/dev\/.+)$/.test(value)
+      ? undefined
+      : `invalid format - value '${value}' is not a serial device`;
   if (FREE_TEXT_KEYS.has(key)) return undefined;
   return 'property is not defined in schema and the schema does not allow additional properties';
 }
@@ -103,3 +109,6 @@ export function withMac(value: string): string {
   nic.head = undefined;
   return printDrive({ props: new Map([[model, randomMac()], ...nic.props]) });
 }
+
+/** `<storage>:<GiB>` in a drive of a create or config call: a new volume (0 GiB: only with import-from). */
+export const NEW_VOLUME = /^([a-zA-Z][a-zA-Z0-9_.-]*):(\d+(?:\.\d+)?)$/;

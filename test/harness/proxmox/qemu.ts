@@ -1,8 +1,9 @@
 // QEMU VMs of the fake node: a small state machine that enforces what real PVE enforces and the
 // driver relies on: config locks ("VM is locked (clone)"), the config file lock held by running tasks,
 // clones into a free VMID only, templates that cannot start, no destroy of a running VM, start of a
-// running VM failing its task, grow-only resize, and a guest agent that answers only some time after
-// boot. Simplification: config changes of a running VM apply at once (PVE would keep some pending).
+// running VM failing its task, grow-only resize, VM creation with disks imported from `import`
+// volumes (import-from), conversion into a template, and a guest agent that answers only some time
+// after boot. Simplification: config changes of a running VM apply at once (PVE would keep some pending).
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { agentFileRequest, runAgentFileRequest } from './agent-files.js';
@@ -17,6 +18,7 @@ import {
   formatSize,
   isCdrom,
   NET_KEY,
+  NEW_VOLUME,
   NIC_MODELS,
   parseDrive,
   parseSize,
@@ -273,6 +275,103 @@ export class FakeQemu {
         if (this.vms.get(newid) === clone) this.vms.delete(newid);
         for (const volid of allocated) await this.storages.free(volid).catch(() => undefined);
         throw new Error(`clone failed: ${(error as Error).message}`);
+      }
+    });
+  }
+
+  /**
+   * POST /nodes/{node}/qemu: checks the parameters (a disk `<storage>:<GiB>[,import-from=<volid>]`
+   * needs an existing `images` or `import` volume to import from), reserves the VMID, and creates
+   * the VM's disks in a `qmcreate` task; a failed task leaves no VM and no volume behind.
+   */
+  create(params: RequestParams, user: string): string {
+    const vmidText = single(params, 'vmid');
+    if (vmidText === undefined) throw parameterError({ vmid: 'property is missing and it is not optional' });
+    const vmid = this.vmidParam(vmidText);
+    const config: Record<string, string> = {};
+    const newDisks = new Map<string, { storage: string; sizeBytes: number; from?: string }>();
+    const errors: Record<string, string> = {};
+    for (const [key, raw] of params.values) {
+      if (NOT_CONFIG.has(key)) continue;
+      const value = Array.isArray(raw) ? raw[raw.length - 1]! : raw;
+      const drive = DRIVE_KEY.test(key) ? parseDrive(value) : undefined;
+      const allocation = drive?.head !== undefined ? NEW_VOLUME.exec(drive.head) : null;
+      if (drive && allocation) {
+        const problem = this.newDiskProblem(
+          allocation[1]!,
+          Number(allocation[2]) * GIB,
+          drive.props.get('import-from'),
+        );
+        if (typeof problem === 'string') errors[key] = problem;
+        else newDisks.set(key, problem);
+        drive.props.delete('import-from');
+        config[key] = printDrive(drive);
+        continue;
+      }
+      const problem = configValueProblem(key, value, (volid) => this.storages.volume(volid) !== undefined);
+      if (problem) errors[key] = problem;
+      else config[key] = NET_KEY.test(key) ? withMac(value) : value;
+    }
+    if (Object.keys(errors).length > 0) throw parameterError(errors);
+    if (this.vms.has(vmid)) throw pveDie(`VM ${vmid} already exists on node '${this.options.node}'`);
+    const vm = this.newVm(vmid, new SimulatedGuest(), { lock: 'create' });
+    this.vms.set(vmid, vm);
+    return this.tasks.start('qmcreate', String(vmid), user, async () => {
+      const allocated: string[] = [];
+      try {
+        await sleep(this.options.taskDurationMs);
+        for (const [key, disk] of newDisks) {
+          const volume = this.storages.allocateImage(disk.storage, vmid, disk.sizeBytes);
+          allocated.push(volume.volid);
+          const drive = parseDrive(config[key]!);
+          drive.head = volume.volid;
+          drive.props.set('size', formatSize(disk.sizeBytes));
+          config[key] = printDrive(drive);
+        }
+        vm.config = { ...config, smbios1: `uuid=${randomUUID()}` };
+      } catch (error) {
+        if (this.vms.get(vmid) === vm) this.vms.delete(vmid);
+        for (const volid of allocated) await this.storages.free(volid).catch(() => undefined);
+        throw new Error(`unable to create VM ${vmid} - ${(error as Error).message}`);
+      }
+    });
+  }
+
+  /** The new disk, or why it cannot be made: PVE's parameter check of a drive with import-from. */
+  private newDiskProblem(
+    storage: string,
+    sizeBytes: number,
+    from: string | undefined,
+  ): string | { storage: string; sizeBytes: number; from?: string } {
+    if (!this.storages.list().some((s) => s.id === storage)) return `storage '${storage}' does not exist`;
+    if (from === undefined) return sizeBytes > 0 ? { storage, sizeBytes } : 'size must be greater than 0';
+    const source = this.storages.volume(from);
+    if (!source) return `volume '${from}' does not exist`;
+    if (source.content !== 'images' && source.content !== 'import') {
+      return `${from} has wrong type '${source.content}' - needs to be 'images' or 'import'`;
+    }
+    return { storage, sizeBytes: source.virtualBytes ?? source.sizeBytes, from };
+  }
+
+  /**
+   * POST /qemu/{vmid}/template: refused for a locked, running or template VM; otherwise the config
+   * says template at once and a `qmtemplate` task turns the disks into base volumes.
+   */
+  template(vmidText: string, user: string): string {
+    const vm = this.vmOrDie(this.vmidParam(vmidText));
+    this.checkLock(vm);
+    if (vm.config.template === '1') throw pveDie("you can't convert a template to a template");
+    if (vm.status === 'running') throw pveDie("you can't convert a VM to template if VM is running");
+    vm.config.template = '1';
+    return this.vmTask('qmtemplate', vm, user, async () => {
+      await sleep(this.options.taskDurationMs);
+      for (const [key, value] of Object.entries(vm.config)) {
+        if (!DRIVE_KEY.test(key)) continue;
+        const drive = parseDrive(value);
+        const volume = this.storages.volume(drive.head ?? '');
+        if (isCdrom(drive) || volume?.owner !== vm.vmid) continue;
+        drive.head = this.storages.makeBase(volume.volid);
+        vm.config[key] = printDrive(drive);
       }
     });
   }

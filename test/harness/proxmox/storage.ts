@@ -1,5 +1,6 @@
-// Storages of the fake node: VM disk volumes (tracked in memory) and ISO files (kept on disk, so
-// what the driver uploaded can be read back the way a booting guest reads its CD).
+// Storages of the fake node: VM disk volumes (tracked in memory), and ISO files and disk images for
+// import (kept on disk, so what the driver uploaded can be read back the way a booting guest reads
+// its CD, and an import's qcow2 header gives the new disk its size).
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parameterError, pveDie, PveHttpError } from './http.js';
@@ -14,19 +15,31 @@ export interface FakeStorage {
 export interface Volume {
   volid: string;
   storage: string;
-  content: 'images' | 'iso';
+  content: 'images' | 'iso' | 'import';
   sizeBytes: number;
+  /** Disk size of an import volume (a qcow2's virtual size), which a disk imported from it gets. */
+  virtualBytes?: number;
   /** VMID owning an image volume (vm-<vmid>-disk-N, base-<vmid>-disk-N). */
   owner?: number;
-  /** File of an ISO volume. */
+  /** File of an ISO or import volume. */
   path?: string;
   ctime: number;
 }
 
 export const DEFAULT_STORAGE: FakeStorage[] = [
-  { id: 'local', type: 'dir', content: ['iso', 'vztmpl', 'backup'] },
+  // PVE 8.3+ (import content) lists `import` on a fresh install's `local`.
+  { id: 'local', type: 'dir', content: ['iso', 'vztmpl', 'backup', 'import'] },
   { id: 'local-lvm', type: 'lvmthin', content: ['images', 'rootdir'] },
 ];
+
+/** Extensions PVE's upload accepts per content type (ISO_EXT_RE_0, VZTMPL_EXT_RE_1, UPLOAD_IMPORT_EXT_RE_1). */
+const UPLOAD_EXTENSION = {
+  iso: /\.(iso|img)$/i,
+  vztmpl: /\.tar\.(gz|xz|zst)$/i,
+  import: /\.(ova|qcow2|raw|vmdk)$/,
+} as const;
+/** "QFI\xfb", the first four bytes of every qcow2 file. */
+const QCOW2_MAGIC = 0x514649fb;
 
 export class FakeStorages {
   private readonly volumes = new Map<string, Volume>();
@@ -91,38 +104,77 @@ export class FakeStorages {
     volume.sizeBytes = sizeBytes;
   }
 
-  /** Checks of POST /nodes/{node}/storage/{storage}/upload that PVE makes before it forks the copy task. */
+  /**
+   * Checks of POST /nodes/{node}/storage/{storage}/upload that PVE makes before it forks the copy
+   * task (pve-storage API2/Storage/Status.pm): a file based storage, a content type the upload
+   * knows, the normalized file name's extension for that type, then the storage's content list.
+   */
   checkUpload(storageId: string, content: string | undefined, fileName: string | undefined): string {
     const storage = this.storage(storageId);
     if (storage.type !== 'dir') throw pveDie(`can't upload to storage type '${storage.type}'`);
-    if (content !== 'iso' && content !== 'vztmpl') {
+    if (content !== 'iso' && content !== 'vztmpl' && content !== 'import') {
       throw parameterError({ content: `upload content type '${content ?? ''}' not allowed` });
     }
     if (!fileName) throw pveDie('missing temporary file name');
-    const normalized = fileName.replace(/[^-_.a-zA-Z0-9]/g, '_');
-    const extension = content === 'iso' ? /\.(iso|img)$/i : /\.tar\.(gz|xz|zst)$/i;
-    if (!extension.test(normalized)) throw parameterError({ filename: 'wrong file extension' });
+    const normalized = fileName.replace(/^.*[/\\]/, '').replace(/[^-_.a-zA-Z0-9]/g, '_');
+    if (!UPLOAD_EXTENSION[content].test(normalized)) {
+      throw parameterError({
+        filename: content === 'import' ? 'invalid filename or wrong extension' : 'wrong file extension',
+      });
+    }
     if (!storage.content.includes(content)) {
       throw pveDie(`storage '${storageId}' does not support '${content}' content`);
     }
     return normalized;
   }
 
-  /** The copy task's work: the file lands in the storage, overwriting one of the same name. */
-  async storeIso(storageId: string, fileName: string, data: Buffer): Promise<void> {
-    const dir = join(this.dataDir, storageId, 'template', 'iso');
+  /**
+   * The copy task's work: the file lands in the storage's directory for its content, overwriting
+   * one of the same name. An import image is checked first as PVE checks an untrusted image: a
+   * `.qcow2` must be a qcow2 (its header also gives the virtual size).
+   */
+  async storeFile(
+    storageId: string,
+    content: 'iso' | 'import',
+    fileName: string,
+    data: Buffer,
+  ): Promise<void> {
+    let virtualBytes: number | undefined;
+    if (content === 'import') {
+      const format = /\.([a-z0-9]+)$/.exec(fileName)?.[1];
+      if (format === 'qcow2') {
+        if (data.length < 32 || data.readUInt32BE(0) !== QCOW2_MAGIC) {
+          throw new Error(`'${fileName}' is not a valid qcow2 image (format mismatch)`);
+        }
+        virtualBytes = Number(data.readBigUInt64BE(24));
+      } else {
+        virtualBytes = data.length;
+      }
+    }
+    const dir = join(this.dataDir, storageId, content === 'iso' ? join('template', 'iso') : 'import');
     await mkdir(dir, { recursive: true });
     const path = join(dir, fileName);
     await writeFile(path, data);
-    const volid = `${storageId}:iso/${fileName}`;
+    const volid = `${storageId}:${content}/${fileName}`;
     this.volumes.set(volid, {
       volid,
       storage: storageId,
-      content: 'iso',
+      content,
       sizeBytes: data.length,
+      ...(virtualBytes !== undefined && { virtualBytes }),
       path,
       ctime: Math.floor(Date.now() / 1000),
     });
+  }
+
+  /** Template conversion: `vm-<owner>-disk-N` becomes `base-<owner>-disk-N` (as on LVM-thin); the new volume id. */
+  makeBase(volid: string): string {
+    const volume = this.volumes.get(volid);
+    if (!volume) throw new Error(`volume '${volid}' does not exist`);
+    const base = volid.replace(/:vm-(\d+)-/, ':base-$1-');
+    this.volumes.delete(volid);
+    this.volumes.set(base, { ...volume, volid: base });
+    return base;
   }
 
   /** `storage:iso/x.iso`, or `iso/x.iso` within `storageId`, as a volume id. */
