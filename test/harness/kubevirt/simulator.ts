@@ -1,7 +1,10 @@
 // Test-only stand-in for KubeVirt's virt-controller and virt-handler, which cannot run without a
 // kubelet and KVM: it turns VirtualMachines into VirtualMachineInstances and moves both through the
-// states KubeVirt documents, against the real API server and KubeVirt's real CRDs. Never in the product.
+// states KubeVirt documents, against the real API server and KubeVirt's real CRDs. Each VMI gets a
+// launcher Pod object and a simulated guest booted from the VM's cloud-init (launchers.ts), whose
+// agent answers virsh through `launcherExec`. Never in the product.
 import { parse } from 'yaml';
+import type { ContainerExec } from '../../../controllers/vm/backends/kubevirt/launcher.js';
 import {
   kubevirtTypes,
   type VirtualMachine,
@@ -9,14 +12,16 @@ import {
 } from '../../../controllers/vm/backends/kubevirt/resource-types.js';
 import type { KubeClient } from '../../../lib/kube/client.js';
 import { isNotFound } from '../../../lib/kube/errors.js';
-import { coreTypes, type ResourceType } from '../../../lib/kube/resource-types.js';
+import type { ResourceType } from '../../../lib/kube/resource-types.js';
 import type { KubeObject } from '../../../lib/kube/object.js';
 import { createLogger } from '../../../lib/log.js';
 import type { Request, ReconcileResult } from '../../../lib/runtime/controller.js';
 import { Manager } from '../../../lib/runtime/manager.js';
 import { RuntimeMetrics } from '../../../lib/runtime/metrics.js';
 import { controllerReference } from '../../../lib/runtime/owners.js';
+import type { SimulatedGuest } from '../proxmox/guest.js';
 import { eventually } from '../kube.js';
+import { Launchers, readSeed } from './launchers.js';
 
 export interface KubevirtSimulatorOptions {
   kube: KubeClient;
@@ -31,6 +36,9 @@ export interface KubevirtSimulatorOptions {
   /** Pod IPs handed out in turn to VMIs without static addresses in their cloud-init network config. */
   ipPool?: string[];
 }
+
+/** The node every VMI runs on. */
+const NODE = 'node01';
 
 type Phase = 'Pending' | 'Scheduling' | 'Scheduled' | 'Running' | 'Succeeded' | 'Failed';
 
@@ -75,11 +83,35 @@ export class KubevirtSimulator {
   private readonly unschedulable = new Set<string>();
   private nextIp = 0;
   private running?: Promise<unknown>;
+  private readonly launchers: Launchers;
 
   private constructor(
     private readonly options: Required<Omit<KubevirtSimulatorOptions, 'namespace'>> & { namespace?: string },
     private readonly manager: Manager,
-  ) {}
+  ) {
+    this.launchers = new Launchers(options.kube);
+  }
+
+  /** pods/exec into the launcher pods, where `virsh qemu-agent-command` reaches each guest's agent. */
+  get launcherExec(): ContainerExec {
+    return this.launchers.exec;
+  }
+
+  /** The guest of VM `name` as it last booted (cloud-init applied), or undefined before its first boot. */
+  guest(name: string, namespace = this.requireNamespace()): SimulatedGuest | undefined {
+    return this.launchers.guest(namespace, name);
+  }
+
+  /** The guest agent of VM `name` stops answering while its VMI still says AgentConnected. */
+  async stopAgent(name: string, namespace = this.requireNamespace()): Promise<void> {
+    this.launchers.stopAgent(
+      await this.options.kube.get<VirtualMachineInstance>(
+        kubevirtTypes.virtualMachineInstance,
+        name,
+        namespace,
+      ),
+    );
+  }
 
   static async start(options: KubevirtSimulatorOptions): Promise<KubevirtSimulator> {
     const manager = new Manager({
@@ -184,6 +216,7 @@ export class KubevirtSimulator {
     const since = this.since(uid, phase);
     const key = `${vmi.metadata.namespace}/${vmi.metadata.name}`;
     if (phase === 'Pending' || phase === 'Scheduling' || phase === 'Scheduled') {
+      if (phase === 'Pending') await this.launchers.create(vmi);
       if (this.unschedulable.has(key)) {
         return {
           vmi: await this.patchVmiStatus(vmi, {
@@ -209,7 +242,8 @@ export class KubevirtSimulator {
       return {
         vmi: await this.patchVmiStatus(vmi, {
           phase: 'Running',
-          nodeName: 'node01',
+          nodeName: NODE,
+          activePods: await this.launchers.boot(vm, vmi, NODE),
           conditions: [{ type: 'Ready', status: 'True' }],
           interfaces: await this.interfaces(vm, uid, false),
         }),
@@ -262,7 +296,7 @@ export class KubevirtSimulator {
    * guest's static addresses, which only the guest agent can report.
    */
   private async interfaces(vm: VirtualMachine, uid: string, agentConnected: boolean) {
-    const configured = staticAddresses(await this.networkData(vm));
+    const configured = staticAddresses((await readSeed(this.options.kube, vm)).networkConfig);
     let addresses = configured;
     if (configured.length === 0) {
       const ip =
@@ -279,20 +313,6 @@ export class KubevirtSimulator {
         ...(addresses[0] !== undefined && { ipAddress: addresses[0], ipAddresses: addresses }),
       },
     ];
-  }
-
-  private async networkData(vm: VirtualMachine): Promise<string | undefined> {
-    const ref = vm.spec.template.spec?.volumes?.find((v) => v.cloudInitNoCloud?.networkDataSecretRef)
-      ?.cloudInitNoCloud?.networkDataSecretRef?.name;
-    if (!ref) return undefined;
-    const secret = await getOptional<KubeObject & { data?: Record<string, string> }>(
-      this.options.kube,
-      coreTypes.secret,
-      ref,
-      vm.metadata.namespace ?? '',
-    );
-    const data = secret?.data?.networkdata;
-    return data === undefined ? undefined : Buffer.from(data, 'base64').toString('utf8');
   }
 
   /** VMIs have no status subresource: virt-controller and virt-handler write status with the object. */
@@ -327,14 +347,19 @@ export class KubevirtSimulator {
       ([field, value]) => JSON.stringify(current[field as keyof typeof current]) === JSON.stringify(value),
     );
     if (unchanged) return;
-    await this.options.kube.patch(
-      kubevirtTypes.virtualMachine,
-      vm.metadata.name ?? '',
-      vm.metadata.namespace,
-      { status },
-      'merge',
-      { subresource: 'status' },
-    );
+    await this.options.kube
+      .patch(
+        kubevirtTypes.virtualMachine,
+        vm.metadata.name ?? '',
+        vm.metadata.namespace,
+        { status },
+        'merge',
+        { subresource: 'status' },
+      )
+      .catch((error: unknown) => {
+        // Deleted meanwhile (the garbage collector finished a foreground deletion): no status to write.
+        if (!isNotFound(error)) throw error;
+      });
   }
 }
 

@@ -1,6 +1,7 @@
 // The purchase flow through the KubeVirt driver on the real API server with KubeVirt's CRDs, a
-// simulator playing virt-controller (KubeVirt itself cannot run here). No guest exists, so the
-// GECOS cannot be read back: the flow checks that the controller reports it pending instead.
+// simulator playing virt-controller and virt-launcher (KubeVirt itself cannot run here). The
+// driver's virsh calls reach the simulated guest, so the GECOS is read back from its passwd.
+import { KubevirtBackend } from '../../../controllers/vm/backends/kubevirt/driver.js';
 import { kubevirtTypes } from '../../../controllers/vm/backends/kubevirt/resource-types.js';
 import type { VirtualMachine } from '../../../controllers/vm/backends/kubevirt/resource-types.js';
 import { isNotFound } from '../../../lib/kube/errors.js';
@@ -26,6 +27,14 @@ describePurchaseFlow(
       planImage: 'demo',
       planSize: { cpu: 1, memoryMiB: 1024, diskGiB: 10 },
       bootTimeoutMs: 120_000,
+      // The product's factory, with pods/exec replaced by the simulator's launcher.
+      factory: async (host, { kube: client, log }) =>
+        new KubevirtBackend({
+          kube: client,
+          settings: host.spec.backend.kubevirt!,
+          log,
+          launcherExec: simulator.launcherExec,
+        }),
       power: async (vm) => {
         const machine = await kube
           .get<VirtualMachine>(kubevirtTypes.virtualMachine, vm.metadata.name!, vm.metadata.namespace)
@@ -36,6 +45,11 @@ describePurchaseFlow(
         if (!machine) return 'absent';
         return machine.status?.printableStatus === 'Running' ? 'running' : 'stopped';
       },
+      gecos: async (vm) =>
+        simulator
+          .guest(vm.metadata.name!)
+          ?.users()
+          .find((u) => u.name === 'admin')?.gecos ?? '',
       stop: () => simulator.stop(),
     };
   },

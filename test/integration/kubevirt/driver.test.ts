@@ -17,10 +17,10 @@ import { createLogger } from '../../../lib/log.js';
 import { createTestNamespace, deleteNamespace, eventually, testClient } from '../../harness/kube.js';
 import { installKubevirtCrds } from '../../harness/kubevirt/crds.js';
 import { KubevirtSimulator } from '../../harness/kubevirt/simulator.js';
+import { desiredVm, WALLET } from './fixtures.js';
 
 const kube = testClient();
 const log = createLogger('kubevirt-driver-test', { level: 'warn' });
-const WALLET = '0x70997970C51812dc3A010C7d01b50e0d17dc79C8';
 const SHUTDOWN_MS = 1500;
 const storageClassType: ResourceType = {
   group: 'storage.k8s.io',
@@ -43,34 +43,7 @@ const settings = (): KubevirtSettings => ({
   ],
 });
 
-function desired(name: string, overrides: Partial<DesiredVm> = {}): DesiredVm {
-  return {
-    namespace,
-    name,
-    uid: randomUUID(),
-    intentId: randomUUID(),
-    cpu: 2,
-    memoryMiB: 2048,
-    diskGiB: 20,
-    image: 'debian',
-    running: true,
-    macAddress: '52:54:00:00:00:0a',
-    cloudInit: renderCloudInit({
-      login: { secretKey: 'ab'.repeat(32) },
-      name,
-      username: 'admin',
-      ownerWallet: WALLET,
-      nftTokenId: '7',
-      network: {
-        macAddress: '52:54:00:00:00:0a',
-        ipv4: { address: '192.0.2.10', prefixLength: 24, gateway: '192.0.2.1' },
-        ipv6: { address: '2001:db8::10', gateway: '2001:db8::1' },
-      },
-    }),
-    addresses: { ipv4: '192.0.2.10', ipv6: '2001:db8::10' },
-    ...overrides,
-  };
-}
+const desired = (name: string, overrides: Partial<DesiredVm> = {}) => desiredVm(namespace, name, overrides);
 
 const getOptional = <T extends KubeObject>(type: ResourceType, name: string) =>
   kube.get<T>(type, name, namespace).catch((error: unknown) => {
@@ -387,60 +360,87 @@ describe('KubevirtBackend against the real API server with KubeVirt CRDs', () =>
     expect(await getOptional(coreTypes.secret, 'blockhost-006-cloudinit')).toBeUndefined();
   });
 
-  describe('guestExec', () => {
-    const command = { path: '/usr/bin/true' };
+  describe('the guest agent through virsh in virt-launcher', () => {
+    const command = { path: '/usr/bin/getent', args: ['passwd', 'admin'] };
+    const pending = (file: string) => `/run/libpam-web3/pending/${file}`;
+    let agentBackend: KubevirtBackend;
+    const id = () => idOf('blockhost-007');
+    beforeAll(async () => {
+      agentBackend = new KubevirtBackend({
+        kube,
+        settings: settings(),
+        log,
+        launcherExec: simulator.launcherExec,
+      });
+      await agentBackend.create(desired('blockhost-007'));
+      await eventually(
+        'agent connected',
+        async () =>
+          (await agentBackend.observe({ namespace, name: 'blockhost-007' }))?.guestAgentConnected === true,
+      );
+    });
 
     it('a stopped VM: GuestAgentUnavailableError', async () => {
-      const error = await backend.guestExec(idOf('blockhost-001'), command).catch((e: unknown) => e);
+      const error = await agentBackend.guestExec(idOf('blockhost-001'), command).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(GuestAgentUnavailableError);
       expect((error as Error).message).toMatch(/not running/);
     });
 
-    it('a running VM without a virt-launcher pod: GuestAgentUnavailableError', async () => {
-      await eventually(
-        'agent connected',
-        async () =>
-          (await backend.observe({ namespace, name: 'blockhost-002' }))?.guestAgentConnected === true,
-      );
-      const error = await backend.guestExec(idOf('blockhost-002'), command).catch((e: unknown) => e);
+    it('the default exec finds the launcher pod by the VMI uid; with no kubelet behind it: GuestAgentUnavailableError', async () => {
+      const error = await backend.guestExec(id(), command).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(GuestAgentUnavailableError);
-      expect((error as Error).message).toMatch(/no running virt-launcher pod/);
+      expect((error as Error).message).toMatch(/cannot run virsh in .*\/virt-launcher-blockhost-007-/);
     });
 
-    it('finds the launcher pod by the VMI uid; with no kubelet behind it the exec fails as GuestAgentUnavailableError', async () => {
-      const vmi = await getVmi('blockhost-002');
-      const pod = {
-        metadata: {
-          name: 'virt-launcher-blockhost-002-abcde',
-          namespace,
-          labels: { 'kubevirt.io': 'virt-launcher', 'kubevirt.io/created-by': vmi?.metadata.uid ?? '' },
-        },
-        spec: {
-          nodeName: 'node01',
-          automountServiceAccountToken: false,
-          containers: [{ name: 'compute', image: 'quay.io/kubevirt/virt-launcher:v1.7.0' }],
-        },
-      };
-      // The service account controller creates `default` shortly after the namespace.
-      await eventually('launcher pod created', () =>
-        kube.create<Pod>(kubevirtTypes.pod, pod as Pod).then(
-          () => true,
-          () => false,
-        ),
-      );
-      await kube.patch(
-        kubevirtTypes.pod,
-        pod.metadata.name,
-        namespace,
-        { status: { phase: 'Running' } },
-        'merge',
-        {
-          subresource: 'status',
-        },
-      );
-      const error = await backend.guestExec(idOf('blockhost-002'), command).catch((e: unknown) => e);
+    it('guestExec runs a program in the guest that booted from the VM cloud-init', async () => {
+      const result = await agentBackend.guestExec(id(), command);
+      expect(result).toEqual({
+        exitCode: 0,
+        stdout: `admin:x:1000:1000:wallet=${WALLET},nft=7:/home/admin:/bin/bash\n`,
+        stderr: '',
+      });
+      const usermod = { path: '/usr/sbin/usermod', args: ['-c', 'wallet=0x1,nft=8', 'admin'] };
+      expect((await agentBackend.guestExec(id(), usermod)).exitCode).toBe(0);
+      expect(
+        simulator
+          .guest('blockhost-007')
+          ?.users()
+          .find((u) => u.name === 'admin')?.gecos,
+      ).toBe('wallet=0x1,nft=8');
+    });
+
+    it('guestWriteFile then guestReadFile round-trips in the pending directory cloud-init made', async () => {
+      await agentBackend.guestWriteFile(id(), pending('a.sig'), '0xsignature\n');
+      expect(simulator.guest('blockhost-007')?.files.read(pending('a.sig')).toString()).toBe('0xsignature\n');
+      expect(await agentBackend.guestReadFile(id(), pending('a.sig'), 100)).toBe('0xsignature\n');
+    });
+
+    it('a missing file reads as undefined; one larger than asked is GuestFileTooLarge', async () => {
+      expect(await agentBackend.guestReadFile(id(), pending('none.json'), 100)).toBeUndefined();
+      simulator.guest('blockhost-007')?.files.write(pending('big.json'), Buffer.alloc(5000, 'x'));
+      const error = await agentBackend
+        .guestReadFile(id(), pending('big.json'), 4096)
+        .catch((e: unknown) => e);
+      expect((error as BackendError).reason).toBe('GuestFileTooLarge');
+    });
+
+    it("an agent that stopped before the VMI's condition says so: virsh's error, GuestAgentUnavailableError", async () => {
+      await simulator.stopAgent('blockhost-007');
+      const error = await agentBackend.guestReadFile(id(), pending('a.sig'), 100).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(GuestAgentUnavailableError);
-      expect((error as Error).message).toMatch(/cannot run virsh in .*virt-launcher-blockhost-002-abcde/);
+      expect((error as Error).message).toMatch(/QEMU guest agent is not connected/);
+    });
+
+    it('a running VM whose launcher pod is gone: GuestAgentUnavailableError', async () => {
+      const pods = await kube.list<Pod>(kubevirtTypes.pod, {
+        namespace,
+        labelSelector: `kubevirt.io/created-by=${(await getVmi('blockhost-002'))?.metadata.uid}`,
+      });
+      expect(pods.items).toHaveLength(1);
+      await kube.delete(kubevirtTypes.pod, pods.items[0]!.metadata.name!, namespace);
+      const error = await agentBackend.guestExec(idOf('blockhost-002'), command).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(GuestAgentUnavailableError);
+      expect((error as Error).message).toMatch(/no running virt-launcher pod/);
     });
   });
 

@@ -21,7 +21,7 @@ import {
   writeFileThroughAgent,
   type AgentTransport,
 } from '../../guest-agent.js';
-import { COMPUTE_CONTAINER, execInContainer, findLauncherPod } from './launcher.js';
+import { COMPUTE_CONTAINER, execInContainer, findLauncherPod, type ContainerExec } from './launcher.js';
 import {
   buildCloudInitSecret,
   buildVirtualMachine,
@@ -50,6 +50,8 @@ export interface KubevirtBackendOptions {
   kube: KubeClient;
   settings: KubevirtSettings;
   log: Logger;
+  /** How commands reach the virt-launcher pod; pods/exec through the API server unless replaced (tests). */
+  launcherExec?: ContainerExec;
 }
 
 /** Each virsh call waits up to 30 s for the agent; the exec around it gets a little more. */
@@ -72,11 +74,15 @@ export class KubevirtBackend implements VmBackend {
   private readonly kube: KubeClient;
   private readonly settings: KubevirtSettings;
   private readonly log: Logger;
+  private readonly launcherExec: ContainerExec;
 
   constructor(options: KubevirtBackendOptions) {
     this.kube = options.kube;
     this.settings = options.settings;
     this.log = options.log.child({ backend: 'kubevirt' });
+    this.launcherExec =
+      options.launcherExec ??
+      ((pod, command, timeoutMs) => execInContainer(this.kube.kubeConfig, pod, command, timeoutMs));
   }
 
   async observe(ref: BackendRef): Promise<ObservedVm | undefined> {
@@ -214,14 +220,12 @@ export class KubevirtBackend implements VmBackend {
     if (!pod?.metadata.name) throw new GuestAgentUnavailableError(`${id} has no running virt-launcher pod`);
     const launcher = { namespace: at.namespace, name: pod.metadata.name, container: COMPUTE_CONTAINER };
     const exec = (argv: string[]) =>
-      execInContainer(this.kube.kubeConfig, launcher, argv, LAUNCHER_EXEC_TIMEOUT_MS).catch(
-        (error: unknown) => {
-          throw new GuestAgentUnavailableError(
-            `cannot run virsh in ${at.namespace}/${launcher.name}: ${error instanceof Error ? error.message : String(error)}`,
-            { cause: error },
-          );
-        },
-      );
+      this.launcherExec(launcher, argv, LAUNCHER_EXEC_TIMEOUT_MS).catch((error: unknown) => {
+        throw new GuestAgentUnavailableError(
+          `cannot run virsh in ${at.namespace}/${launcher.name}: ${error instanceof Error ? error.message : String(error)}`,
+          { cause: error },
+        );
+      });
     return virshAgentTransport(exec, launcherDomainName(at.namespace, at.name));
   }
 

@@ -38,6 +38,16 @@ export interface ExecOutput {
   stderr: string;
 }
 
+/** A container of a pod, as pods/exec addresses it. */
+export interface PodContainer {
+  namespace: string;
+  name: string;
+  container: string;
+}
+
+/** Runs a command in a container; rejects when no exit code comes back (the exec itself failed). */
+export type ContainerExec = (pod: PodContainer, command: string[], timeoutMs: number) => Promise<ExecOutput>;
+
 function collector(chunks: Buffer[]): Writable {
   return new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -58,7 +68,7 @@ export function exitCodeOf(status: V1Status): number | undefined {
 /** Runs `command` in a container through pods/exec (a websocket to the API server, then the kubelet). */
 export function execInContainer(
   kubeConfig: KubeConfig,
-  pod: { namespace: string; name: string; container: string },
+  pod: PodContainer,
   command: string[],
   timeoutMs: number,
 ): Promise<ExecOutput> {
