@@ -18,19 +18,23 @@ import { LibvirtBackend } from '../../controllers/vm/backends/libvirt/driver.js'
 import { backendFactories } from '../../controllers/vm/backends/index.js';
 import { BackendProvider } from '../../controllers/vm/backends/provider.js';
 import { ensureGuestImage, guestImageBytes } from '../../images/guest/guest-image.js';
-import { exampleHostConfig, exampleVM } from '../../lib/api/v1alpha1/examples.js';
-import { blockhostTypes, type HostConfig, type VM } from '../../lib/api/v1alpha1/index.js';
+import { exampleHostConfig } from '../../lib/api/v1alpha1/examples.js';
+import { blockhostTypes, type HostConfig } from '../../lib/api/v1alpha1/index.js';
 import { signMessage } from '../../lib/crypto/index.js';
 import { createLogger } from '../../lib/log.js';
 import { loginMessage } from '../../lib/login-signature/request.js';
 import { Manager } from '../../lib/runtime/manager.js';
 import { RuntimeMetrics } from '../../lib/runtime/metrics.js';
-import { updateStatus } from '../../lib/runtime/status.js';
 import { signFace } from '../../web/sign/face.js';
 import { startTestWebServer } from '../harness/browser/web-server.js';
 import { anvilAccount, anvilPrivateKey } from '../harness/chain/anvil.js';
 import type { TestCluster } from '../harness/cluster.js';
-import { loginWith, pasteSignature, type WalletPrompt } from '../harness/e2e/wallet-login.js';
+import {
+  loginWith,
+  pasteSignature,
+  runningVmObject,
+  type WalletPrompt,
+} from '../harness/e2e/wallet-login.js';
 import { createTestNamespace, deleteNamespace } from '../harness/kube.js';
 import { desiredGuest } from '../harness/libvirt/desired-guest.js';
 import { LibvirtEnvironment } from '../harness/libvirt/environment.js';
@@ -66,14 +70,11 @@ export async function walletLoginCallback(cluster: TestCluster, runs = 10): Prom
     const address = desired.addresses.ipv4!;
     const created = await driver.create(desired);
     backendId = created.id;
-    const { status: _example, ...vm } = structuredClone(exampleVM);
-    await kube.create<VM>(blockhostTypes.vm, {
-      ...vm,
-      metadata: { name: MACHINE, namespace },
-      spec: { ...vm.spec, ownerWallet: anvilAccount(OWNER).address, image: 'debian' },
-    } as VM);
-    await updateStatus<VM>(kube, blockhostTypes.vm, { name: MACHINE, namespace }, (latest) => {
-      latest.status = { phase: 'Running', backendId: created.id };
+    await runningVmObject(kube, namespace, {
+      name: MACHINE,
+      backend: 'libvirt',
+      owner: anvilAccount(OWNER).address,
+      backendId: created.id,
     });
     const backends = new BackendProvider(backendFactories, { kube, namespace, log });
     registerLoginSignatureController(manager, { backends, namespace });

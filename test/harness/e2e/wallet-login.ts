@@ -7,7 +7,11 @@ import { signMessage } from '../../../lib/crypto/index.js';
 import type { KubeClient } from '../../../lib/kube/client.js';
 import type { KubeObject } from '../../../lib/kube/object.js';
 import { coreTypes } from '../../../lib/kube/resource-types.js';
+import { exampleVM } from '../../../lib/api/v1alpha1/examples.js';
+import { blockhostTypes, type VM } from '../../../lib/api/v1alpha1/index.js';
+import { updateStatus } from '../../../lib/runtime/status.js';
 import {
+  guestSessionPath,
   LOGIN_SIGNATURE_ANNOTATIONS,
   LOGIN_SIGNATURE_LABEL,
   loginMessage,
@@ -116,4 +120,53 @@ export function callbackSignature(
     );
     return '';
   };
+}
+
+/**
+ * What pam_web3 writes when a login with `code` starts on `machine`: the session file's path and
+ * content. Session ids count up from `n`, so tests can tell their sessions apart.
+ */
+export function pamSession(
+  machine: string,
+  code: string,
+  n: number,
+): { session: string; path: string; content: string } {
+  const session = n.toString(16).padStart(32, '0');
+  return {
+    session,
+    path: guestSessionPath(session),
+    content: JSON.stringify({ otp: code, machine_id: machine, session_id: session }),
+  };
+}
+
+/** The answer to `session` stored as the signing page's server does, signed by `privateKey`; the outcome. */
+export async function storeLoginAnswer(
+  kube: KubeClient,
+  namespace: string,
+  prompt: { machine: string; code: string; session: string },
+  privateKey: string,
+): Promise<{ phase?: string; reason?: string }> {
+  const outcome: { phase?: string; reason?: string } = {};
+  await callbackSignature(kube, namespace, privateKey, outcome)(prompt);
+  return outcome;
+}
+
+/**
+ * A VM object owned by `owner` that runs as `backendId` on `backend`, as the subscription and VM
+ * controllers would leave it (status written through the status subresource).
+ */
+export async function runningVmObject(
+  kube: KubeClient,
+  namespace: string,
+  vm: { name: string; backend: VM['spec']['backend']; owner: string; backendId: string },
+): Promise<void> {
+  const { status: _example, ...example } = structuredClone(exampleVM);
+  await kube.create<VM>(blockhostTypes.vm, {
+    ...example,
+    metadata: { name: vm.name, namespace },
+    spec: { ...example.spec, backend: vm.backend, ownerWallet: vm.owner },
+  } as VM);
+  await updateStatus<VM>(kube, blockhostTypes.vm, { name: vm.name, namespace }, (latest) => {
+    latest.status = { phase: 'Running', backendId: vm.backendId };
+  });
 }

@@ -6,15 +6,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { registerLoginSignatureController } from '../../../controllers/login-signature/controller.js';
 import { BackendProvider } from '../../../controllers/vm/backends/provider.js';
-import { exampleHostConfig, exampleVM } from '../../../lib/api/v1alpha1/examples.js';
-import { blockhostTypes, type HostConfig, type VM } from '../../../lib/api/v1alpha1/index.js';
+import { exampleHostConfig } from '../../../lib/api/v1alpha1/examples.js';
+import { blockhostTypes, type HostConfig } from '../../../lib/api/v1alpha1/index.js';
 import { signMessage } from '../../../lib/crypto/index.js';
 import type { KubeClient } from '../../../lib/kube/client.js';
 import type { KubeObject } from '../../../lib/kube/object.js';
 import { coreTypes } from '../../../lib/kube/resource-types.js';
 import { createLogger } from '../../../lib/log.js';
 import {
-  guestSessionPath,
   guestSignaturePath,
   LOGIN_SIGNATURE_ANNOTATIONS as A,
   LOGIN_SIGNATURE_LABEL,
@@ -24,8 +23,8 @@ import {
 } from '../../../lib/login-signature/request.js';
 import { Manager } from '../../../lib/runtime/manager.js';
 import { RuntimeMetrics } from '../../../lib/runtime/metrics.js';
-import { updateStatus } from '../../../lib/runtime/status.js';
 import { anvilAccount, anvilPrivateKey } from '../../harness/chain/anvil.js';
+import { pamSession, runningVmObject } from '../../harness/e2e/wallet-login.js';
 import { InstantBackend, instantBackendFactory } from '../../harness/instant-backend.js';
 import {
   claimHostConfig,
@@ -45,18 +44,16 @@ let release: () => Promise<void>;
 let manager: Manager;
 let running: Promise<unknown>;
 let backendId: string;
-let clock = Date.now();
+/** The controller's clock: real time until the TTL test sets it. */
+let clock: number | undefined;
 const guest = new InstantBackend('libvirt');
 
 const files = () => guest.files(backendId);
 let sessions = 0;
 /** What pam_web3 does when a login starts: a session file in the pending directory. */
 function openSession(code = CODE): string {
-  const session = (++sessions).toString(16).padStart(32, '0');
-  files().set(
-    guestSessionPath(session),
-    JSON.stringify({ otp: code, machine_id: MACHINE, session_id: session }),
-  );
+  const { session, path, content } = pamSession(MACHINE, code, ++sessions);
+  files().set(path, content);
   return session;
 }
 
@@ -106,19 +103,16 @@ beforeAll(async () => {
     addresses: {},
   });
   backendId = created.id;
-  const { status: _status, ...vm } = structuredClone(exampleVM);
-  await kube.create<VM>(blockhostTypes.vm, {
-    ...vm,
-    metadata: { name: MACHINE, namespace },
-    spec: { ...vm.spec, ownerWallet: anvilAccount(OWNER).address },
-  } as VM);
-  await updateStatus<VM>(kube, blockhostTypes.vm, { name: MACHINE, namespace }, (latest) => {
-    latest.status = { phase: 'Running', backendId };
+  await runningVmObject(kube, namespace, {
+    name: MACHINE,
+    backend: 'libvirt',
+    owner: anvilAccount(OWNER).address,
+    backendId,
   });
   const log = createLogger('login-signature-test');
   manager = new Manager({ client: kube, log, metrics: new RuntimeMetrics({ processMetrics: false }) });
   const backends = new BackendProvider({ libvirt: instantBackendFactory(guest) }, { kube, namespace, log });
-  registerLoginSignatureController(manager, { backends, namespace, now: () => clock });
+  registerLoginSignatureController(manager, { backends, namespace, now: () => clock ?? Date.now() });
   running = manager.start();
 }, 60_000);
 
@@ -195,7 +189,11 @@ describe('login-signature controller', () => {
     const session = openSession();
     const name = loginSignatureName(MACHINE, session);
     await submit({ session });
-    clock += LOGIN_SIGNATURE_TTL_MS + 1000;
+    // The controller's clock a second past the TTL of this request (creation times are the API
+    // server's, whole seconds).
+    const created = (await kube.get<KubeObject>(coreTypes.configMap, name, namespace)).metadata
+      .creationTimestamp!;
+    clock = Date.parse(created) + LOGIN_SIGNATURE_TTL_MS + 1000;
     // Any event on the object makes the controller look again (the requeue would, after the TTL).
     await kube.patch(
       coreTypes.configMap,

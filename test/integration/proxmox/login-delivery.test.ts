@@ -7,18 +7,17 @@ import { registerLoginSignatureController } from '../../../controllers/login-sig
 import type { ProxmoxBackend } from '../../../controllers/vm/backends/proxmox/backend.js';
 import { backendFactories } from '../../../controllers/vm/backends/index.js';
 import { BackendProvider } from '../../../controllers/vm/backends/provider.js';
-import { exampleHostConfig, exampleVM } from '../../../lib/api/v1alpha1/examples.js';
-import { blockhostTypes, type HostConfig, type VM } from '../../../lib/api/v1alpha1/index.js';
+import { exampleHostConfig } from '../../../lib/api/v1alpha1/examples.js';
+import { blockhostTypes, type HostConfig } from '../../../lib/api/v1alpha1/index.js';
 import { signMessage } from '../../../lib/crypto/index.js';
 import type { KubeClient } from '../../../lib/kube/client.js';
 import { coreTypes } from '../../../lib/kube/resource-types.js';
 import { createLogger } from '../../../lib/log.js';
-import { guestSessionPath, guestSignaturePath, loginMessage } from '../../../lib/login-signature/request.js';
+import { guestSignaturePath, loginMessage } from '../../../lib/login-signature/request.js';
 import { Manager } from '../../../lib/runtime/manager.js';
 import { RuntimeMetrics } from '../../../lib/runtime/metrics.js';
-import { updateStatus } from '../../../lib/runtime/status.js';
 import { anvilAccount, anvilPrivateKey } from '../../harness/chain/anvil.js';
-import { callbackSignature } from '../../harness/e2e/wallet-login.js';
+import { pamSession, runningVmObject, storeLoginAnswer } from '../../harness/e2e/wallet-login.js';
 import { claimHostConfig, createTestNamespace, deleteNamespace, testClient } from '../../harness/kube.js';
 import { waitFor } from '../../harness/processes.js';
 import { DEFAULT_TOKEN, FakeProxmox } from '../../harness/proxmox/fake-pve.js';
@@ -41,23 +40,13 @@ describe('login signatures delivered into a Proxmox guest', () => {
 
   /** What pam_web3 does when a login starts: a session file in the pending directory. */
   function openSession(): string {
-    const session = (++sessions).toString(16).padStart(32, '0');
-    const file = { otp: CODE, machine_id: MACHINE, session_id: session };
-    fake.plantGuestFile(vmid, guestSessionPath(session), JSON.stringify(file));
+    const { session, path, content } = pamSession(MACHINE, CODE, ++sessions);
+    fake.plantGuestFile(vmid, path, content);
     return session;
   }
 
-  /** The request as the signing page's server stores it, signed by `signer`; resolves to the outcome. */
-  async function answer(session: string, signer: number): Promise<{ phase?: string; reason?: string }> {
-    const outcome: { phase?: string; reason?: string } = {};
-    await callbackSignature(
-      kube,
-      namespace,
-      anvilPrivateKey(signer),
-      outcome,
-    )({ code: CODE, machine: MACHINE, session });
-    return outcome;
-  }
+  const answer = (session: string, signer: number) =>
+    storeLoginAnswer(kube, namespace, { machine: MACHINE, code: CODE, session }, anvilPrivateKey(signer));
 
   beforeAll(async () => {
     fake = await FakeProxmox.start({ taskDurationMs: 30, agentDelayMs: 200 });
@@ -88,14 +77,11 @@ describe('login signatures delivered into a Proxmox guest', () => {
       { timeoutMs: 10_000 },
     );
 
-    const { status: _status, ...vm } = structuredClone(exampleVM);
-    await kube.create<VM>(blockhostTypes.vm, {
-      ...vm,
-      metadata: { name: MACHINE, namespace },
-      spec: { ...vm.spec, backend: 'proxmox', ownerWallet: anvilAccount(OWNER).address },
-    } as VM);
-    await updateStatus<VM>(kube, blockhostTypes.vm, { name: MACHINE, namespace }, (latest) => {
-      latest.status = { phase: 'Running', backendId: created.id };
+    await runningVmObject(kube, namespace, {
+      name: MACHINE,
+      backend: 'proxmox',
+      owner: anvilAccount(OWNER).address,
+      backendId: created.id,
     });
 
     // The refusal below is logged as a warning: expected here, so not shown.
