@@ -3,11 +3,14 @@
 # and our own libpam-web3 package only (no image download): debootstrap minbase with Debian's cloud
 # kernel (virtio, no hardware drivers: a third of the generic kernel's size and a faster boot),
 # systemd and DHCP; then cloud-init, qemu-guest-agent and openssh-server inside the chroot, and
-# libpam-web3 (the wallet login, guest/pam-web3/); an ext4 raw image made with `mkfs.ext4 -d`,
-# converted to qcow2; the kernel and initrd copied out for direct kernel boot. Per-VM settings
-# (the PAM config, the pam.d stack, sshd) come from cloud-init (controllers/vm/cloud-init.ts).
+# libpam-web3 (the wallet login, guest/pam-web3/); a raw disk with an MBR partition table, one ext4
+# root partition (label rootfs, made with `mkfs.ext4 -d` on a loop device) and GRUB for BIOS
+# firmware (Proxmox VE, KubeVirt and libvirt boot it through SeaBIOS), converted to qcow2; the
+# kernel and initrd copied out too for libvirt's direct kernel boot (`root=LABEL=rootfs`). Per-VM
+# settings (the PAM config, the pam.d stack, sshd) come from cloud-init (controllers/vm/cloud-init.ts).
 #
-# Usage: build-image.sh <cache-dir> <libpam-web3.deb>   (as root; needs debootstrap, e2fsprogs, qemu-utils)
+# Usage: build-image.sh <cache-dir> <libpam-web3.deb>
+#   (as root; needs debootstrap, e2fsprogs, qemu-utils, fdisk, grub-pc-bin and loop devices)
 # Writes <cache-dir>/{base.qcow2,vmlinuz,initrd.img,COMPLETE} once; concurrent callers wait on
 # <cache-dir>.lock and then find the finished image. Progress goes to stderr, nothing to stdout.
 # BLOCKHOST_DEBIAN_MIRROR overrides the mirror (default: deb.debian.org, as in the host's apt).
@@ -22,9 +25,13 @@ disk_size=2G
 say() { echo "[guest-image] $(date +%T) $*" >&2; }
 
 [ "$(id -u)" -eq 0 ] || { say "must run as root (debootstrap, chroot, mknod)"; exit 1; }
-for tool in debootstrap mkfs.ext4 qemu-img flock chroot; do
-  command -v "$tool" >/dev/null || { say "missing $tool (apt-get install debootstrap e2fsprogs qemu-utils)"; exit 1; }
+for tool in debootstrap mkfs.ext4 qemu-img flock chroot sfdisk losetup partx mountpoint grub-install; do
+  command -v "$tool" >/dev/null || {
+    say "missing $tool (apt-get install debootstrap e2fsprogs qemu-utils fdisk grub-pc-bin)"
+    exit 1
+  }
 done
+[ -d /usr/lib/grub/i386-pc ] || { say "missing GRUB's BIOS modules (apt-get install grub-pc-bin)"; exit 1; }
 
 [ -f "$pam_deb" ] || { say "no such package: $pam_deb (guest/pam-web3/build.sh makes it)"; exit 1; }
 pam_deb=$(realpath "$pam_deb")
@@ -45,10 +52,21 @@ unmount_chroot() {
     if mountpoint -q "$mountpoint" 2>/dev/null; then umount "$mountpoint" || umount -l "$mountpoint"; fi
   done
 }
+# The disk of a build directory: its mounted root partition, then every loop device on the file
+# (found through the file, so this also cleans up after a build killed with SIGKILL).
+release_disk() {
+  if mountpoint -q "$1/mnt" 2>/dev/null; then umount "$1/mnt" || umount -l "$1/mnt"; fi
+  if [ -f "$1/disk.raw" ]; then
+    losetup --noheadings --output NAME --associated "$1/disk.raw" | while read -r device; do
+      losetup --detach "$device"
+    done
+  fi
+}
 # A build killed without its cleanup (SIGKILL) leaves a partial directory; we hold the lock now.
 for stale in "$cache_dir".partial.*; do
   [ -d "$stale" ] || continue
   say "removing the remains of an interrupted build: $stale"
+  release_disk "$stale"
   unmount_chroot "$stale/rootfs"
   rm -rf "$stale"
 done
@@ -56,6 +74,7 @@ done
 work=$(mktemp -d "$cache_dir.partial.XXXXXX")
 rootfs=$work/rootfs
 cleanup() {
+  release_disk "$work"
   unmount_chroot "$rootfs"
   rm -rf "$work"
 }
@@ -104,10 +123,11 @@ path-exclude=/usr/share/info/*
 DPKG
 find "$rootfs/usr/share/man" "$rootfs/usr/share/locale" "$rootfs/usr/share/info" -mindepth 1 -delete 2>/dev/null || true
 find "$rootfs/usr/share/doc" -mindepth 1 ! -name copyright ! -type d -delete
-say "apt-get install cloud-init qemu-guest-agent openssh-server (in the chroot)"
+# cloud-guest-utils brings growpart, with which cloud-init grows the root partition to the VM's disk.
+say "apt-get install cloud-init cloud-guest-utils qemu-guest-agent openssh-server (in the chroot)"
 step chroot "$rootfs" /usr/bin/env DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 bash -euc '
   apt-get update -qq
-  apt-get install -y -qq cloud-init qemu-guest-agent openssh-server >/dev/null
+  apt-get install -y -qq cloud-init cloud-guest-utils qemu-guest-agent openssh-server >/dev/null
   apt-get clean
 ' >"$work/chroot.log" 2>&1 || {
   tail -n 30 "$work/chroot.log" >&2
@@ -129,9 +149,10 @@ rm -f "$rootfs/usr/sbin/policy-rc.d"
 umount "$rootfs/sys" "$rootfs/proc"
 say "packages done after $((SECONDS - started)) s"
 
-# Guest configuration: root on the whole virtio disk, NoCloud only (no slow probing of cloud
-# metadata services under TCG), per-VM identity regenerated at first boot.
-echo '/dev/vda / ext4 defaults,errors=remount-ro 0 1' >"$rootfs/etc/fstab"
+# Guest configuration: root by label (the disk is vda on virtio, sda on Proxmox' SCSI), NoCloud
+# only (no slow probing of cloud metadata services under TCG), per-VM identity regenerated at
+# first boot.
+echo 'LABEL=rootfs / ext4 defaults,errors=remount-ro 0 1' >"$rootfs/etc/fstab"
 echo 'blockhost-guest' >"$rootfs/etc/hostname"
 # minbase has no `locales` (update-locale): keep C.UTF-8, or cloud-init's locale module fails.
 cat >"$rootfs/etc/cloud/cloud.cfg.d/90_blockhost.cfg" <<'CFG'
@@ -155,16 +176,50 @@ if [ -z "$kernel" ] || [ -z "$initrd" ]; then
   say "no kernel or initrd in $rootfs/boot"
   exit 1
 fi
+# GRUB boots Debian's /vmlinuz and /initrd.img links, which the kernel package moves on every
+# upgrade: the guest needs no boot loader package of its own, nor a device name for it.
+if [ ! -L "$rootfs/vmlinuz" ] || [ ! -L "$rootfs/initrd.img" ]; then
+  say "no /vmlinuz or /initrd.img link in $rootfs"
+  exit 1
+fi
+mkdir -p "$rootfs/boot/grub"
+cat >"$rootfs/boot/grub/grub.cfg" <<'GRUB'
+# Written once by BlockHost's image build (not update-grub): no menu; kernel NIC names (eth0, so
+# cloud-init's config needs no rename racing udev); the serial console for logs and tests, the
+# screen last so that it is /dev/console for people.
+set timeout=0
+menuentry 'Debian GNU/Linux (BlockHost guest)' {
+  linux /vmlinuz root=LABEL=rootfs net.ifnames=0 console=ttyS0 console=tty0
+  initrd /initrd.img
+}
+GRUB
 mkdir -p "$work/out"
 cp "$kernel" "$work/out/vmlinuz"
 cp "$initrd" "$work/out/initrd.img"
 chmod 0644 "$work/out/vmlinuz" "$work/out/initrd.img"
 
-say "mkfs.ext4 -d into a $disk_size raw image, then qcow2"
-truncate -s "$disk_size" "$work/root.raw"
-step mkfs.ext4 -q -F -L rootfs -d "$rootfs" "$work/root.raw"
-step qemu-img convert -f raw -O qcow2 "$work/root.raw" "$work/out/base.qcow2"
-rm -f "$work/root.raw"
+say "partition a $disk_size raw disk, mkfs.ext4 -d its root partition, grub-install, then qcow2"
+truncate -s "$disk_size" "$work/disk.raw"
+# One bootable Linux partition from 1 MiB (the gap before it holds GRUB's core image) to the end,
+# where growpart can extend it.
+printf 'label: dos\ntype=83, bootable\n' | sfdisk --quiet "$work/disk.raw"
+loop=$(losetup --find --partscan --show "$work/disk.raw")
+# A kernel without MBR support (CONFIG_MSDOS_PARTITION, as in some CI VMs) finds no partition:
+# partx reads the table itself and adds it.
+[ -b "${loop}p1" ] || partx --add "$loop"
+[ -b "${loop}p1" ] || { say "no partition device ${loop}p1 (is /dev a devtmpfs?)"; exit 1; }
+step mkfs.ext4 -q -F -L rootfs -d "$rootfs" "${loop}p1"
+mkdir "$work/mnt"
+mount "${loop}p1" "$work/mnt"
+step grub-install --target=i386-pc --boot-directory="$work/mnt/boot" --modules='part_msdos ext2' \
+  --locales= --fonts= --themes= "$loop" >"$work/grub-install.log" 2>&1 || {
+  cat "$work/grub-install.log" >&2
+  say "grub-install failed"
+  exit 1
+}
+release_disk "$work"
+step qemu-img convert -f raw -O qcow2 "$work/disk.raw" "$work/out/base.qcow2"
+rm -f "$work/disk.raw"
 
 {
   echo "suite=$suite"

@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Bump when the recipe changes in a way its inputs' hash does not show (e.g. a new mirror). */
-export const GUEST_IMAGE_RECIPE_VERSION = 'debian-bookworm-minbase-2';
+export const GUEST_IMAGE_RECIPE_VERSION = 'debian-bookworm-minbase-3';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const imageScript = join(here, 'build-image.sh');
@@ -21,9 +21,12 @@ const pamBuildScript = join(here, '..', '..', 'guest', 'pam-web3', 'build.sh');
 export interface GuestImage {
   key: string;
   dir: string;
-  /** qcow2 base image; boot VMs from a qcow2 overlay on it, never from the file itself. */
+  /**
+   * qcow2 base image: an MBR disk with GRUB for BIOS firmware and one ext4 partition labelled rootfs.
+   * Boot VMs from a qcow2 overlay on it, never from the file itself.
+   */
   baseImage: string;
-  /** Kernel and initrd for direct kernel boot (`root=/dev/vda console=ttyS0`). */
+  /** The same kernel and initrd, for direct kernel boot (`root=LABEL=rootfs console=ttyS0`). */
   kernel: string;
   initrd: string;
   /** The libpam-web3 package inside it. */

@@ -119,7 +119,7 @@ const libvirt = z.object({
         .string()
         .max(1024)
         .regex(/^[ -~]*$/, 'must be printable ASCII')
-        .default('root=/dev/vda console=ttyS0')
+        .default('root=LABEL=rootfs net.ifnames=0 console=ttyS0')
         .describe('Kernel command line for direct kernel boot.'),
     }),
     'name',

@@ -18,9 +18,14 @@ const log = createLogger('libvirt-environment');
 
 /** Under /var/lib, not root's home: QEMU runs as libvirt-qemu and must traverse the path. */
 const ROOT = '/var/lib/blockhost-test';
+/** Direct kernel boot of the guest image: its root partition by label, the console on the log. */
+const GUEST_CMDLINE = 'root=LABEL=rootfs net.ifnames=0 console=ttyS0';
 
 export interface LibvirtEnvironmentOptions {
-  /** Also publish the cached Debian guest image (built on first use, about two minutes). */
+  /**
+   * Also publish the cached Debian guest image (built on first use, about two minutes): as
+   * `debian` with direct kernel boot, and as `debian-bios` without, booted by SeaBIOS from its disk.
+   */
   guestImage?: boolean;
 }
 
@@ -51,19 +56,22 @@ export class LibvirtEnvironment {
     // No OS: the domain sits in the firmware, which is all most lifecycle tests need.
     await run('qemu-img', ['create', '-q', '-f', 'qcow2', blank, '1G']);
     await chmod(blank, 0o644);
-    images.push({ name: 'blank', path: blank, cmdline: 'root=/dev/vda console=ttyS0' });
+    images.push({ name: 'blank', path: blank, cmdline: GUEST_CMDLINE });
     if (options.guestImage) {
       const image = await ensureGuestImage();
       const published = await Promise.all(
         [image.baseImage, image.kernel, image.initrd].map((file) => publish(file, dir)),
       );
-      images.push({
-        name: 'debian',
-        path: published[0]!,
-        kernel: published[1]!,
-        initrd: published[2]!,
-        cmdline: 'root=/dev/vda console=ttyS0',
-      });
+      images.push(
+        {
+          name: 'debian',
+          path: published[0]!,
+          kernel: published[1]!,
+          initrd: published[2]!,
+          cmdline: GUEST_CMDLINE,
+        },
+        { name: 'debian-bios', path: published[0]!, cmdline: GUEST_CMDLINE },
+      );
     }
 
     const pool = `blockhost-test-${id}`;
