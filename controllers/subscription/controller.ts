@@ -29,6 +29,9 @@ const MAX_SLEEP_MS = 60_000;
 
 type Status = NonNullable<Subscription['status']>;
 
+/** The reasons lifecycle gives when an operator's hold overrides the chain. */
+const isHeld = (reason: string | undefined) => reason === 'Held' || reason === 'HeldFromRemoval';
+
 interface Outcome {
   phase: NonNullable<Status['phase']>;
   reason: string;
@@ -82,7 +85,8 @@ export function registerSubscriptionController(
         let conditions = latest.status?.conditions;
         for (const c of outcome.conditions ?? [])
           conditions = setCondition(conditions, { ...c, observedGeneration: latest.metadata.generation });
-        const ready = outcome.phase === 'Active';
+        // Active but held: paid for, yet the customer cannot use it.
+        const ready = outcome.phase === 'Active' && outcome.reason !== 'Held';
         conditions = setCondition(conditions, {
           type: 'Ready',
           status: ready ? 'True' : 'False',
@@ -108,7 +112,8 @@ export function registerSubscriptionController(
       // Deleted while we worked (its namespace is going away): nothing left to record.
       if (!isNotFound(error)) throw error;
     });
-    if (before !== outcome.phase) {
+    // A hold that changes what the controller does gets its Event even if the phase stays.
+    if (before !== outcome.phase || isHeld(subscription.status?.reason) !== isHeld(outcome.reason)) {
       await events.record(
         subscription,
         blockhostTypes.subscription,
@@ -175,11 +180,15 @@ export function registerSubscriptionController(
     return kube.create<VM>(blockhostTypes.vm, vm);
   }
 
-  async function deleteVm(subscription: Subscription): Promise<void> {
-    const { name, namespace } = subscription.metadata;
-    if (!vms.get(`${namespace}/${name}`)) return;
+  async function deleteVm(vm: VM | undefined): Promise<void> {
+    if (!vm || vm.metadata.deletionTimestamp) return;
+    const { name, namespace, resourceVersion } = vm.metadata;
     await kube
-      .delete(blockhostTypes.vm, name!, namespace, { propagationPolicy: 'Background' })
+      .delete(blockhostTypes.vm, name!, namespace, {
+        propagationPolicy: 'Background',
+        // Only the VM we judged: a hold set since then conflicts, and the retry sees it.
+        preconditions: { resourceVersion },
+      })
       .catch((error: unknown) => {
         if (!isNotFound(error)) throw error;
       });
@@ -230,13 +239,14 @@ export function registerSubscriptionController(
       reason: 'Decrypted',
       message: 'the buyer signature was recovered',
     };
-    const state = lifecycle(spec, nowMs, host.spec.gcGraceDays ?? 7);
+    const existing = vms.get(`${subscription.metadata.namespace}/${subscription.metadata.name}`);
+    const state = lifecycle(spec, nowMs, host.spec.gcGraceDays ?? 7, existing?.spec.hold);
     const wake =
       state.nextChangeAt !== undefined
         ? Math.min(Math.max(state.nextChangeAt - nowMs, 0) + 1000, MAX_SLEEP_MS)
         : undefined;
     if (state.vm === 'absent') {
-      await deleteVm(subscription);
+      await deleteVm(existing);
       return {
         outcome: {
           phase: state.phase,
@@ -250,7 +260,11 @@ export function registerSubscriptionController(
     if (state.vm === 'stopped')
       return {
         outcome: {
-          phase: 'Suspended',
+          // Held before its NFT was minted: the customer has nothing yet, so not Active.
+          phase:
+            state.phase === 'Active' && subscription.status?.nft?.tokenId === undefined
+              ? 'Provisioning'
+              : state.phase,
           reason: state.reason,
           message: state.message,
           vmRef: vm.metadata.name,

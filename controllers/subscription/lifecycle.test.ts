@@ -64,3 +64,26 @@ describe('subscription lifecycle', () => {
     });
   });
 });
+
+describe("subscription lifecycle under an operator's hold", () => {
+  const hold = 'abuse report #12';
+  const paid = at('2026-01-15T00:00:00Z');
+  const inGrace = at('2026-02-03T00:00:00Z');
+  const pastGrace = at('2026-02-08T00:00:00Z');
+
+  it.each([
+    ['paid', spec(), paid, 'Active', 'Held', `held by the operator: ${hold}`],
+    ['in grace', spec(), inGrace, 'Suspended', 'Expired', `; held by the operator: ${hold}`],
+    ['past grace', spec(), pastGrace, 'Expired', 'HeldFromRemoval', 'lift the hold to let it be removed'],
+    ['cancelled', spec({ cancelled: true }), paid, 'Cancelled', 'HeldFromRemoval', 'lift the hold'],
+    ['removed by a reorg', spec({ removedByReorg: true }), pastGrace, 'Suspended', 'RemovedByReorg', hold],
+  ])('keeps the VM stopped, never absent, when %s', (_, subscription, now, phase, reason, message) => {
+    const result = lifecycle(subscription, now, 7, hold);
+    expect(result).toMatchObject({ vm: 'stopped', phase, reason });
+    expect(result.message).toContain(message);
+  });
+
+  it('still wakes up at the expiry, so the reason follows the chain under the hold', () => {
+    expect(lifecycle(spec(), paid, 7, hold).nextChangeAt).toBe(at('2026-02-01T00:00:00Z'));
+  });
+});

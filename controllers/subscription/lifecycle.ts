@@ -20,8 +20,27 @@ const DAY_MS = 86_400_000;
  * destroyed. A cancellation destroys at once. A subscription a deep reorg removed is stopped, never
  * destroyed (the chain may bring it back). Nothing here reads RPC state, so an RPC error can never
  * lead to destruction.
+ *
+ * An operator's `hold` (the VM's spec.hold) overrides the chain: a VM that should run is stopped,
+ * and one that should be destroyed is kept stopped until the hold is lifted. The phase stays what
+ * the chain says.
  */
-export function lifecycle(spec: SubscriptionSpec, now: number, graceDays: number): Lifecycle {
+export function lifecycle(spec: SubscriptionSpec, now: number, graceDays: number, hold?: string): Lifecycle {
+  const chain = chainLifecycle(spec, now, graceDays);
+  if (hold === undefined) return chain;
+  // Stopped anyway: the chain's reason stands, and the message still shows the hold.
+  if (chain.vm === 'stopped') return { ...chain, message: `${chain.message}; held by the operator: ${hold}` };
+  if (chain.vm === 'running')
+    return { ...chain, vm: 'stopped', reason: 'Held', message: `held by the operator: ${hold}` };
+  return {
+    vm: 'stopped',
+    phase: chain.phase,
+    reason: 'HeldFromRemoval',
+    message: `${chain.message}, but the operator holds the VM (${hold}): lift the hold to let it be removed`,
+  };
+}
+
+function chainLifecycle(spec: SubscriptionSpec, now: number, graceDays: number): Lifecycle {
   if (spec.removedByReorg) {
     return {
       vm: 'stopped',

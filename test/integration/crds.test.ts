@@ -235,7 +235,7 @@ describe('BlockHost CRDs on a real apiserver', () => {
 
     it('get bhvm shows the VM columns', async () => {
       const table = await kubectl('get', 'bhvm', '-n', home.namespace);
-      expect(headerOf(table)).toEqual(['NAME', 'PHASE', 'BACKEND', 'IP', 'OWNER', 'AGE']);
+      expect(headerOf(table)).toEqual(['NAME', 'PHASE', 'BACKEND', 'IP', 'OWNER', 'HOLD', 'AGE']);
       expect(table.split('\n')[1]?.trim().split(/\s+/).slice(0, 5)).toEqual([
         'blockhost-007',
         'Running',

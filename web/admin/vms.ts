@@ -14,6 +14,8 @@ export interface VmRow {
   name: string;
   phase: string;
   runStrategy: 'Always' | 'Halted';
+  /** The operator's hold (spec.hold): why the VM is kept stopped against its subscription. */
+  hold?: string;
   /** Absent: the controller default; 0 after a kill. */
   shutdownGracePeriodSeconds?: number;
   deleting: boolean;
@@ -48,6 +50,12 @@ const destroyBody = z.strictObject({
  */
 const RUN_STRATEGY = { start: 'Always', stop: 'Halted', kill: 'Halted' } as const;
 
+/**
+ * The hold stop and kill put on a subscription's VM: without one, the subscription controller
+ * starts a paid VM again. start lifts any hold (also one set with kubectl): the admin handed it back.
+ */
+const HOLD = { stop: 'stopped from the admin dashboard', kill: 'killed from the admin dashboard' } as const;
+
 const POWER_AUDIT = {
   start: { action: 'Start', reason: 'AdminStart' },
   stop: { action: 'Stop', reason: 'AdminStop' },
@@ -61,6 +69,7 @@ function rowOf(vm: VM, subscriptions: Map<string, Subscription>): VmRow {
     name: vm.metadata.name!,
     phase: vm.status?.phase ?? 'Pending',
     runStrategy: vm.spec.runStrategy,
+    ...(vm.spec.hold !== undefined && { hold: vm.spec.hold }),
     ...(vm.spec.shutdownGracePeriodSeconds !== undefined && {
       shutdownGracePeriodSeconds: vm.spec.shutdownGracePeriodSeconds,
     }),
@@ -135,7 +144,13 @@ export function registerVmRoutes(
     if (action === 'kill' && grace !== 0) graceChange.shutdownGracePeriodSeconds = 0;
     // null in a merge patch removes the field: the controller default applies again.
     if (action !== 'kill' && grace === 0) graceChange.shutdownGracePeriodSeconds = null;
-    if (vm.spec.runStrategy === runStrategy && !('shutdownGracePeriodSeconds' in graceChange))
+    const holdChange: { hold?: string | null } = {};
+    if (action === 'start' && vm.spec.hold !== undefined) holdChange.hold = null;
+    // A hold already there (an operator's own reason) is kept.
+    if (action !== 'start' && vm.spec.subscriptionRef && vm.spec.hold === undefined)
+      holdChange.hold = HOLD[action];
+    const change = { ...graceChange, ...holdChange };
+    if (vm.spec.runStrategy === runStrategy && Object.keys(change).length === 0)
       return { name, action, changed: false };
     const patched = await kube
       .patch<VM>(
@@ -145,7 +160,7 @@ export function registerVmRoutes(
         // Compare-and-swap: an admin acts on what the page showed, not on a VM changed meanwhile.
         {
           metadata: { resourceVersion: vm.metadata.resourceVersion },
-          spec: { runStrategy, ...graceChange },
+          spec: { runStrategy, ...change },
         },
         'merge',
       )
@@ -154,15 +169,22 @@ export function registerVmRoutes(
           throw new HttpError(409, `VM ${name} changed meanwhile; reload and try again.`);
         throw error;
       });
+    const power =
+      action === 'kill'
+        ? 'runStrategy set to Halted with shutdownGracePeriodSeconds 0 (power off at once)'
+        : `runStrategy set to ${runStrategy}`;
+    const held =
+      holdChange.hold === undefined
+        ? ''
+        : holdChange.hold === null
+          ? ' and its hold lifted'
+          : ' and spec.hold set (its subscription keeps it stopped)';
     await audit.record({
       wallet,
       ...POWER_AUDIT[action],
       object: patched,
       type: blockhostTypes.vm,
-      note:
-        action === 'kill'
-          ? 'runStrategy set to Halted with shutdownGracePeriodSeconds 0 (power off at once) from the admin dashboard'
-          : `runStrategy set to ${runStrategy} from the admin dashboard`,
+      note: `${power}${held} from the admin dashboard`,
     });
     return { name, action, changed: true };
   });

@@ -42,6 +42,15 @@ export const vmSpecSchema = withCel(
       .describe(
         'Always: keep the VM running (restart it if stopped behind our back); Halted: keep it stopped.',
       ),
+    hold: z
+      .string()
+      .min(1)
+      .max(256)
+      .optional()
+      .describe(
+        "An operator's hold, saying why: while it is set, the subscription controller keeps the VM " +
+          'Halted and never deletes it (not after the grace period, not on cancellation). Remove it to hand the VM back.',
+      ),
     shutdownGracePeriodSeconds: z
       .int()
       .min(0)
@@ -157,6 +166,7 @@ export const vmKind = defineKind(
       { name: 'Backend', type: 'string', jsonPath: '.spec.backend', description: 'VM backend.' },
       { name: 'IP', type: 'string', jsonPath: '.status.addresses.ipv4', description: 'IPv4 address.' },
       { name: 'Owner', type: 'string', jsonPath: '.spec.ownerWallet', description: 'Owner wallet.' },
+      { name: 'Hold', type: 'string', jsonPath: '.spec.hold', description: "The operator's hold, if any." },
     ],
   },
   vmSpecSchema,

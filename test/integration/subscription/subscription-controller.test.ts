@@ -71,6 +71,30 @@ describe('subscription controller', () => {
       'merge',
     );
   const buy = (userEncrypted: Hex, days = 30n) => chain.buy(4, { planId: 1n, days, userEncrypted });
+  /** Sets or lifts (null) the hold the way `kubectl patch --type merge` does. */
+  const hold = (id: bigint, reason: string | null) =>
+    kube.patch(
+      blockhostTypes.vm,
+      subscriptionResourceName(id),
+      namespace,
+      { spec: { hold: reason } },
+      'merge',
+    );
+  /** Reconciles a few times, with time in between for a controller that would undo the hold. */
+  const reconcileSeveralTimes = async (id: bigint) => {
+    for (let i = 0; i < 3; i++) {
+      await touch(id);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  };
+  const eventReasons = async (id: bigint) =>
+    (
+      await kube.list<KubeObject & { reason?: string; regarding?: { name?: string } }>(coreTypes.event, {
+        namespace,
+      })
+    ).items
+      .filter((e) => e.regarding?.name === subscriptionResourceName(id))
+      .map((e) => e.reason);
 
   beforeAll(async () => {
     kube = testClient();
@@ -190,6 +214,26 @@ describe('subscription controller', () => {
     await eventually('VM owner follows', async () => (await vm(id)).spec.ownerWallet === to);
   });
 
+  it('keeps a held VM stopped across reconciles, and runs it again once the hold is lifted', async () => {
+    await hold(id, 'abuse report #12');
+    await eventually('held', async () => (await get(id)).status?.reason === 'Held');
+    expect((await get(id)).status).toMatchObject({
+      phase: 'Active',
+      message: 'held by the operator: abuse report #12',
+    });
+    expect((await get(id)).status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('False');
+    await reconcileSeveralTimes(id);
+    expect((await vm(id)).spec).toMatchObject({ runStrategy: 'Halted', hold: 'abuse report #12' });
+    await eventually('Held event', async () => (await eventReasons(id)).includes('Held'));
+
+    await hold(id, null);
+    await eventually(
+      'running again',
+      async () => (await vm(id)).spec.runStrategy === 'Always' && (await get(id)).status?.reason === 'Paid',
+    );
+    expect((await get(id)).status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+  });
+
   it('stops the VM at expiry, resumes it on extension, and deletes it after the grace period', async () => {
     const expiresAt = Date.parse((await get(id)).spec.expiresAt);
     clockOffsetMs = expiresAt - Date.now() + 1000;
@@ -220,6 +264,33 @@ describe('subscription controller', () => {
     await eventually(
       'expired and VM deleted',
       async () => (await get(id)).status?.phase === 'Expired' && !(await exists(vm(id))),
+    );
+    clockOffsetMs = 0;
+  });
+
+  it('keeps a held VM past its grace period, and deletes it once the hold is lifted', async () => {
+    const server = publicKeyFromPrivateKey(anvilPrivateKey(0));
+    const held = (await buy(encryptUserSignature(server, buyerSignature) as Hex)).subscriptionId;
+    await chain.anvil.mine(1);
+    await eventually('VM created', () => exists(vm(held)), 60_000);
+    await hold(held, 'disk kept for forensics');
+    // Held before its NFT was minted: no credential yet, so not Active.
+    await eventually('held while provisioning', async () => {
+      const status = (await get(held)).status;
+      return status?.phase === 'Provisioning' && status.reason === 'Held';
+    });
+
+    clockOffsetMs = Date.parse((await get(held)).spec.expiresAt) - Date.now() + 8 * DAY_MS;
+    await touch(held);
+    await eventually('held past grace', async () => (await get(held)).status?.reason === 'HeldFromRemoval');
+    expect((await get(held)).status?.phase).toBe('Expired');
+    await reconcileSeveralTimes(held);
+    expect((await vm(held)).spec.runStrategy).toBe('Halted');
+
+    await hold(held, null);
+    await eventually(
+      'deleted once the hold is lifted',
+      async () => (await get(held)).status?.reason === 'GracePeriodOver' && !(await exists(vm(held))),
     );
     clockOffsetMs = 0;
   });

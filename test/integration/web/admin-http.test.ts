@@ -348,7 +348,9 @@ describe('VM actions', () => {
     const wallet = anvilAccount(ADMIN).address;
     const stop = await post('/api/vms/power-vm/stop', {}, headers);
     expect(stop.json()).toEqual({ name: 'power-vm', action: 'stop', changed: true });
-    expect((await kube.get<VM>(blockhostTypes.vm, 'power-vm', namespace)).spec.runStrategy).toBe('Halted');
+    // No subscription would start it again: no hold.
+    const stopped = (await kube.get<VM>(blockhostTypes.vm, 'power-vm', namespace)).spec;
+    expect([stopped.runStrategy, stopped.hold]).toEqual(['Halted', undefined]);
     expect((await post('/api/vms/power-vm/stop', {}, headers)).json()).toMatchObject({ changed: false });
     const start = await post('/api/vms/power-vm/start', {}, headers);
     expect(start.json()).toEqual({ name: 'power-vm', action: 'start', changed: true });
@@ -408,6 +410,56 @@ describe('VM actions', () => {
     expect(
       (await kube.get<VM>(blockhostTypes.vm, 'kill-vm', namespace)).spec.shutdownGracePeriodSeconds,
     ).toBe(600);
+  });
+
+  it("holds a subscription's VM on stop and kill, keeps an operator's own hold, and lifts the hold on start", async () => {
+    const vm = adminMadeVm('held-vm', namespace);
+    await kube.create<VM>(blockhostTypes.vm, {
+      ...vm,
+      spec: { ...vm.spec, subscriptionRef: { name: 'sub-42' } },
+    });
+    const { headers } = await signIn();
+    const spec = async () => (await kube.get<VM>(blockhostTypes.vm, 'held-vm', namespace)).spec;
+    const act = async (action: string) => (await post(`/api/vms/held-vm/${action}`, {}, headers)).json();
+
+    expect(await act('stop')).toMatchObject({ changed: true });
+    expect(await spec()).toMatchObject({ runStrategy: 'Halted', hold: 'stopped from the admin dashboard' });
+    expect((await get('/api/vms', headers)).json().vms).toContainEqual(
+      expect.objectContaining({ name: 'held-vm', hold: 'stopped from the admin dashboard' }),
+    );
+    expect(await act('start')).toMatchObject({ changed: true });
+    expect(await spec()).toMatchObject({ runStrategy: 'Always' });
+    expect((await spec()).hold).toBeUndefined();
+    expect(await act('kill')).toMatchObject({ changed: true });
+    expect(await spec()).toMatchObject({
+      runStrategy: 'Halted',
+      shutdownGracePeriodSeconds: 0,
+      hold: 'killed from the admin dashboard',
+    });
+    expect(await act('start')).toMatchObject({ changed: true });
+
+    // Halted by the subscription itself (expiry), not held: stop adds the hold so it sticks.
+    await kube.patch(blockhostTypes.vm, 'held-vm', namespace, { spec: { runStrategy: 'Halted' } }, 'merge');
+    expect(await act('stop')).toMatchObject({ changed: true });
+    expect((await spec()).hold).toBe('stopped from the admin dashboard');
+
+    // An operator's hold set with kubectl: stop keeps its reason, start lifts it.
+    await kube.patch(
+      blockhostTypes.vm,
+      'held-vm',
+      namespace,
+      { spec: { hold: 'abuse report #12' } },
+      'merge',
+    );
+    expect(await act('stop')).toMatchObject({ changed: false });
+    expect((await spec()).hold).toBe('abuse report #12');
+    expect(await act('start')).toMatchObject({ changed: true });
+    expect((await spec()).hold).toBeUndefined();
+
+    // Repeated Events are counted in one series: look for each note once.
+    const noted = async (text: string) => (await events('held-vm')).some((e) => e.note?.includes(text));
+    await eventually('hold set in an Event', () => noted('Halted and spec.hold set'));
+    await eventually('hold lifted in an Event', () => noted('Always and its hold lifted'));
   });
 
   it('destroys a VM only with its name typed as confirmation', async () => {

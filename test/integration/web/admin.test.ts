@@ -58,8 +58,11 @@ let clockOffset = 0;
 
 const backendPower = async (name: string) => (await backend.observe({ namespace, name }))?.power ?? 'absent';
 
-async function createVm(name: string): Promise<void> {
-  await kube.create<VM>(blockhostTypes.vm, adminMadeVm(name, namespace));
+/** An admin-made VM, or with `subscription` one the dashboard treats as that subscription's. */
+async function createVm(name: string, subscription?: string): Promise<void> {
+  const vm = adminMadeVm(name, namespace);
+  if (subscription) vm.spec.subscriptionRef = { name: subscription };
+  await kube.create<VM>(blockhostTypes.vm, vm);
   await eventually(
     `${name} running on the backend`,
     async () => (await backendPower(name)) === 'Running',
@@ -309,6 +312,37 @@ describe('admin dashboard', () => {
     expect(
       (await kube.get<VM>(blockhostTypes.vm, 'admin-vm', namespace)).spec.shutdownGracePeriodSeconds,
     ).toBeUndefined();
+    expect(problems).toEqual([]);
+  }, 120_000);
+
+  it("holds a subscription's VM stopped from the VMs page, shows the hold, and lifts it on start", async () => {
+    await createVm('paid-vm', 'blockhost-099');
+    const shots = new Screenshots('admin-vm-hold');
+    const page = await signIn(ADMIN);
+    await openTab(page, 'VMs', 'vms');
+    await page.getByRole('button', { name: 'Stop paid-vm' }).click();
+    await page
+      .locator('#confirm-text', { hasText: 'It is held, so its subscription does not start it' })
+      .waitFor();
+    await page.locator('#confirm-go').click();
+    await eventually('backend VM stopped', async () => (await backendPower('paid-vm')) === 'Stopped', 30_000);
+    // A regular expression: "Running (kept stopped)" must not match.
+    await page.locator('[data-vm-state="paid-vm"]', { hasText: /^Stopped/ }).waitFor({ timeout: 15_000 });
+    await expect(
+      page.locator('tr', { has: page.locator('[data-vm-hold="paid-vm"]') }).innerText(),
+    ).resolves.toContain('Held stopped from the admin dashboard');
+    await shots.capture(page, 'held');
+
+    await page.getByRole('button', { name: 'Start paid-vm' }).click();
+    await page
+      .locator('#confirm-text', { hasText: 'This lifts the hold ("stopped from the admin dashboard")' })
+      .waitFor();
+    await shots.capture(page, 'confirm-start');
+    await page.locator('#confirm-go').click();
+    await eventually('backend VM running', async () => (await backendPower('paid-vm')) === 'Running', 30_000);
+    await page.locator('[data-vm-state="paid-vm"]', { hasText: /^Running$/ }).waitFor({ timeout: 15_000 });
+    await expect(page.locator('[data-vm-hold="paid-vm"]').count()).resolves.toBe(0);
+    expect((await kube.get<VM>(blockhostTypes.vm, 'paid-vm', namespace)).spec.hold).toBeUndefined();
     expect(problems).toEqual([]);
   }, 120_000);
 

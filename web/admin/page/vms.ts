@@ -16,6 +16,15 @@ const CONFIRM_TEXT: Record<Action, (name: string) => string> = {
   destroy: (name) => `Destroy ${name}? The VM and its disk are deleted for good. This cannot be undone.`,
 };
 
+/** What stop, kill and start mean for a subscription's VM: they set and lift its hold. */
+function holdText(vm: VmRow, action: Action): string {
+  if (!vm.subscription || action === 'destroy') return '';
+  if (action !== 'start') return ' It is held, so its subscription does not start it again.';
+  return vm.hold === undefined
+    ? ''
+    : ` This lifts the hold ("${vm.hold}"): the VM follows its subscription again, stopped if it has expired, deleted if its grace period is over.`;
+}
+
 let pending: { name: string; action: Action } | undefined;
 
 function actionButton(row: VmRow, action: Action, label: string): HTMLButtonElement {
@@ -28,15 +37,16 @@ function actionButton(row: VmRow, action: Action, label: string): HTMLButtonElem
     },
     label,
   );
-  button.addEventListener('click', () => askToConfirm(row.name, action));
+  button.addEventListener('click', () => askToConfirm(row, action));
   return button;
 }
 
-function askToConfirm(name: string, action: Action): void {
+function askToConfirm(vm: VmRow, action: Action): void {
+  const { name } = vm;
   pending = { name, action };
   const form = byId<HTMLFormElement>('confirm-form');
   clearFieldErrors(form);
-  byId('confirm-text').textContent = CONFIRM_TEXT[action](name);
+  byId('confirm-text').textContent = CONFIRM_TEXT[action](name) + holdText(vm, action);
   byId('confirm-typed').hidden = action !== 'destroy';
   byId<HTMLInputElement>('confirm-name').value = '';
   byId('confirm-go').textContent = `${action[0]!.toUpperCase()}${action.slice(1)} ${name}`;
@@ -68,12 +78,19 @@ async function render(): Promise<void> {
       if (vm.phase !== 'Stopped' && !killed) actions.append(actionButton(vm, 'kill', 'Kill'));
       actions.append(actionButton(vm, 'destroy', 'Destroy'));
     }
-    const state = vm.deleting
+    const stateText = vm.deleting
       ? 'Deleting'
       : `${vm.phase}${vm.runStrategy === 'Halted' ? ' (kept stopped)' : ''}`;
+    const state = el('div', {}, el('span', { 'data-vm-state': vm.name }, stateText));
+    if (vm.hold !== undefined)
+      state.append(
+        el('br'),
+        el('span', { class: 'badge held', 'data-vm-hold': vm.name }, 'Held'),
+        el('span', { class: 'hint' }, ` ${vm.hold}`),
+      );
     return [
       el('span', { class: 'mono' }, vm.name),
-      el('span', { 'data-vm-state': vm.name }, state),
+      state,
       el('span', { class: 'mono' }, vm.ownerWallet),
       vm.expiresAt ? dateTime(vm.expiresAt) : 'no subscription',
       el('span', { class: 'mono' }, [vm.ipv4, vm.ipv6].filter(Boolean).join(' ') || '—'),
