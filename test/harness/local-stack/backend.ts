@@ -1,4 +1,4 @@
-// The VM backend of the local stack: real libvirt (with the harness's small Debian guest) when a
+// The VM backend of the local stack: real libvirt (with the product's guest image) when a
 // libvirtd can run here, otherwise KubeVirt's real CRDs with the virt-controller simulator.
 import type { HostConfigSpec, PlanSpec } from '../../../lib/api/v1alpha1/index.js';
 import type { KubeClient } from '../../../lib/kube/client.js';
@@ -8,8 +8,8 @@ import { LibvirtEnvironment } from '../libvirt/environment.js';
 
 export interface LocalBackend {
   description: string;
-  /** HostConfig fields: backend and the IPv4 pool its VMs get addresses from. */
-  spec: Pick<HostConfigSpec, 'backend'> & Partial<Pick<HostConfigSpec, 'ipv4Pool'>>;
+  /** HostConfig fields: backend, the IPv4 pool its VMs get addresses from, IPv6 when it cannot route. */
+  spec: Pick<HostConfigSpec, 'backend'> & Partial<Pick<HostConfigSpec, 'ipv4Pool' | 'ipv6'>>;
   /** The demo plan's VM size and image. */
   size: PlanSpec['size'];
   stop(): Promise<void>;
@@ -23,11 +23,17 @@ export async function startLocalBackend(
 ): Promise<LocalBackend> {
   if (choice !== 'kubevirt') {
     try {
-      progress('starting libvirt (the first run builds a small Debian guest image: about 2 minutes)');
+      progress("starting libvirt (the first run builds the product's guest image: about 2 minutes)");
       const env = await LibvirtEnvironment.start({ guestImage: true });
       return {
         description: `libvirt (${env.daemon.uri}, bridge ${env.bridge}, pool ${env.pool}; guests boot under ${env.settings.accelerator ?? 'the default accelerator'})`,
-        spec: { backend: { type: 'libvirt', libvirt: env.settings }, ipv4Pool: env.ipv4Pool },
+        spec: {
+          backend: { type: 'libvirt', libvirt: env.settings },
+          ipv4Pool: env.ipv4Pool,
+          // The throw-away bridge routes no IPv6: with the demo's IPv6 prefix the NFT would name an
+          // address this machine cannot reach, and `ssh` from the signup page would fail.
+          ipv6: { mode: 'none', allocationSize: 64 },
+        },
         size: { cpu: 1, memoryMiB: 1024, diskGiB: 3, image: 'debian' },
         stop: () => env.stop([namespace]),
       };
