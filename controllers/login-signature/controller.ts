@@ -1,5 +1,12 @@
 import { getAddress } from 'viem';
-import { blockhostTypes, HOST_CONFIG_NAME, type HostConfig, type VM } from '../../lib/api/v1alpha1/index.js';
+import {
+  blockhostTypes,
+  HOST_CONFIG_NAME,
+  loginWalletOf,
+  type HostConfig,
+  type Subscription,
+  type VM,
+} from '../../lib/api/v1alpha1/index.js';
 import { recoverAddress } from '../../lib/crypto/eip191.js';
 import { isNotFound } from '../../lib/kube/errors.js';
 import type { KubeObject } from '../../lib/kube/object.js';
@@ -46,7 +53,7 @@ class Refusal extends Error {
 /**
  * Delivers wallet-signed SSH login answers into guests (INTEROP §4 callback sessions). The web
  * server only stores them; nothing in the request is trusted: the signer is recovered here and must
- * be the VM's owner wallet (spec.ownerWallet, which only the subscription controller writes), the
+ * be the wallet that may log in (for a subscription's VM the NFT holder on the Subscription), the
  * guest must have an open session of the PAM module with exactly that code, and the session must not
  * be answered yet. Only then is `<session>.sig` written through the guest agent. Outcomes are
  * annotations on the request; requests are removed LOGIN_SIGNATURE_TTL_MS after they were made.
@@ -69,6 +76,23 @@ export function registerLoginSignatureController(
       { metadata: { annotations: { [A.phase]: phase, [A.reason]: reason } } },
       'merge',
     );
+
+  /**
+   * Whose signature opens this VM: for a subscription's VM the chain fact on the Subscription
+   * (only the chain watcher writes it), never the VM's spec.ownerWallet, which the web server may
+   * patch (the dashboard's power actions); for a VM an admin made, its spec.
+   */
+  async function loginWallet(vm: VM): Promise<string> {
+    const ref = vm.spec.subscriptionRef?.name;
+    if (!ref) return vm.spec.ownerWallet;
+    try {
+      return loginWalletOf((await kube.get<Subscription>(blockhostTypes.subscription, ref, namespace)).spec);
+    } catch (error) {
+      if (isNotFound(error))
+        throw new Refusal('UnknownVm', `the subscription of VM ${vm.metadata.name} is gone`);
+      throw error;
+    }
+  }
 
   /** Every check, then the write; throws Refusal with the reason when nothing may be written. */
   async function deliver(cm: LoginSignatureConfigMap): Promise<VM> {
@@ -93,7 +117,7 @@ export function registerLoginSignatureController(
     } catch (error) {
       throw new Refusal('Malformed', `the signature is not valid: ${(error as Error).message}`);
     }
-    if (getAddress(signer) !== getAddress(vm.spec.ownerWallet))
+    if (getAddress(signer) !== getAddress(await loginWallet(vm)))
       throw new Refusal('WrongWallet', `signed by ${signer}, which is not the wallet of VM ${machine}`);
     const backendId = vm.status?.backendId;
     if (!backendId || vm.metadata.deletionTimestamp)

@@ -4,6 +4,7 @@ import {
   API_VERSION,
   blockhostTypes,
   HOST_CONFIG_NAME,
+  loginWalletOf,
   type HostConfig,
   type Plan,
   type Subscription,
@@ -135,7 +136,7 @@ export function registerSubscriptionController(
   ): Promise<VM> {
     const name = subscription.metadata.name!;
     const namespace = subscription.metadata.namespace!;
-    const ownerWallet = (subscription.spec.credential?.holder ?? subscription.spec.subscriber) as Address;
+    const ownerWallet = loginWalletOf(subscription.spec) as Address;
     const nftTokenId = subscription.status?.nft?.tokenId;
     const existing = vms.get(`${namespace}/${name}`);
     if (existing) {

@@ -1,7 +1,7 @@
 // The signing API's checks before anything is stored: the VM exists and the signature is its owner
 // wallet's. The controller manager checks all of it again (it trusts nothing this server stores);
 // checking here too gives the person signing a clear answer at once and keeps junk out of etcd.
-import { blockhostTypes, type VM } from '../../lib/api/v1alpha1/index.js';
+import { blockhostTypes, loginWalletOf, type Subscription, type VM } from '../../lib/api/v1alpha1/index.js';
 import { recoverAddress } from '../../lib/crypto/eip191.js';
 import type { KubeClient } from '../../lib/kube/client.js';
 import { isAlreadyExists, isNotFound } from '../../lib/kube/errors.js';
@@ -15,10 +15,17 @@ import {
 } from '../../lib/login-signature/request.js';
 import { HttpError } from '../http/errors.js';
 
-/** The owner wallet of VM `machine`; 404 when this host has no such VM. */
+/**
+ * The wallet that may log into VM `machine`, by the controller's rule: a subscription's VM opens
+ * for its NFT holder on the Subscription, an admin-made VM for its spec.ownerWallet. 404 when this
+ * host has no such VM.
+ */
 export async function ownerWallet(kube: KubeClient, namespace: string, machine: string): Promise<string> {
   try {
-    return (await kube.get<VM>(blockhostTypes.vm, machine, namespace)).spec.ownerWallet;
+    const vm = await kube.get<VM>(blockhostTypes.vm, machine, namespace);
+    const ref = vm.spec.subscriptionRef?.name;
+    if (!ref) return vm.spec.ownerWallet;
+    return loginWalletOf((await kube.get<Subscription>(blockhostTypes.subscription, ref, namespace)).spec);
   } catch (error) {
     if (isNotFound(error)) throw new HttpError(404, `there is no VM named ${machine} on this host`);
     throw error;

@@ -35,6 +35,7 @@ export {
   type PlanStatus,
 } from './plan.js';
 export {
+  loginWalletOf,
   SUBSCRIPTION_CONDITIONS,
   SUBSCRIPTION_PHASES,
   subscriptionResourceName,

@@ -164,3 +164,10 @@ export const subscriptionSchema = subscriptionKind.schema;
 export type SubscriptionSpec = z.infer<typeof subscriptionSpecSchema>;
 export type SubscriptionStatus = z.infer<typeof subscriptionStatusSchema>;
 export type Subscription = z.infer<typeof subscriptionSchema>;
+
+/**
+ * The wallet that may log into a subscription's VM: the NFT's holder at the confirmed head, the
+ * subscriber until a credential is seen. A chain fact the chain watcher records — unlike a VM's
+ * spec.ownerWallet, which anyone allowed to patch VMs (the dashboard's web server) could change.
+ */
+export const loginWalletOf = (spec: SubscriptionSpec): string => spec.credential?.holder ?? spec.subscriber;

@@ -152,19 +152,32 @@ export async function storeLoginAnswer(
 }
 
 /**
- * A VM object owned by `owner` that runs as `backendId` on `backend`, as the subscription and VM
- * controllers would leave it (status written through the status subresource).
+ * A VM object that runs as `backendId` on `backend`, as the subscription and VM controllers would
+ * leave it (status written through the status subresource): an admin-made VM owned by `owner`, or
+ * with `subscription`, that Subscription's VM (its spec.ownerWallet is still `owner`).
  */
 export async function runningVmObject(
   kube: KubeClient,
   namespace: string,
-  vm: { name: string; backend: VM['spec']['backend']; owner: string; backendId: string },
+  vm: {
+    name: string;
+    backend: VM['spec']['backend'];
+    owner: string;
+    backendId: string;
+    subscription?: string;
+  },
 ): Promise<void> {
   const { status: _example, ...example } = structuredClone(exampleVM);
+  const { subscriptionRef: _ref, ...spec } = example.spec;
   await kube.create<VM>(blockhostTypes.vm, {
     ...example,
     metadata: { name: vm.name, namespace },
-    spec: { ...example.spec, backend: vm.backend, ownerWallet: vm.owner },
+    spec: {
+      ...spec,
+      backend: vm.backend,
+      ownerWallet: vm.owner,
+      ...(vm.subscription && { subscriptionRef: { name: vm.subscription } }),
+    },
   } as VM);
   await updateStatus<VM>(kube, blockhostTypes.vm, { name: vm.name, namespace }, (latest) => {
     latest.status = { phase: 'Running', backendId: vm.backendId };

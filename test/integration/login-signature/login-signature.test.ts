@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { registerLoginSignatureController } from '../../../controllers/login-signature/controller.js';
 import { BackendProvider } from '../../../controllers/vm/backends/provider.js';
-import { exampleHostConfig } from '../../../lib/api/v1alpha1/examples.js';
-import { blockhostTypes, type HostConfig } from '../../../lib/api/v1alpha1/index.js';
+import { exampleHostConfig, exampleSubscription } from '../../../lib/api/v1alpha1/examples.js';
+import { blockhostTypes, type HostConfig, type Subscription } from '../../../lib/api/v1alpha1/index.js';
 import { signMessage } from '../../../lib/crypto/index.js';
 import type { KubeClient } from '../../../lib/kube/client.js';
 import type { KubeObject } from '../../../lib/kube/object.js';
@@ -165,6 +165,46 @@ describe('login-signature controller', () => {
     // The only new files are the sessions this test opened: no .sig anywhere.
     const added = [...files().keys()].filter((path) => !before.has(path));
     expect(added.every((path) => path.endsWith('.json'))).toBe(true);
+  });
+
+  it("opens a subscription's VM only for the NFT holder the chain recorded, whatever its spec says", async () => {
+    const machine = 'blockhost-043';
+    const { status: _status, ...subscription } = structuredClone(exampleSubscription);
+    await kube.create<Subscription>(blockhostTypes.subscription, {
+      ...subscription,
+      metadata: { name: machine, namespace },
+      spec: { ...subscription.spec, subscriptionId: '43', subscriber: anvilAccount(OWNER).address },
+    } as Subscription);
+    await runningVmObject(kube, namespace, {
+      name: machine,
+      backend: 'libvirt',
+      owner: anvilAccount(OWNER).address,
+      backendId,
+      subscription: machine,
+    });
+    // What a compromised web server can do: it may patch VMs (the dashboard's power actions).
+    await kube.patch(
+      blockhostTypes.vm,
+      machine,
+      namespace,
+      { spec: { ownerWallet: anvilAccount(6).address } },
+      'merge',
+    );
+    const open = () => {
+      const { session, path, content } = pamSession(machine, CODE, ++sessions);
+      files().set(path, content);
+      return session;
+    };
+    const planted = open();
+    const attacker = await submit({
+      machine,
+      session: planted,
+      signature: signMessage(anvilPrivateKey(6), loginMessage(machine, CODE)),
+    });
+    expect(attacker.phase).toBe('Refused');
+    expect(attacker.reason).toMatch(/^WrongWallet: /);
+    expect(files().get(guestSignaturePath(planted))).toBeUndefined();
+    expect(await submit({ machine, session: open() })).toEqual({ phase: 'Delivered', reason: '' });
   });
 
   it('refuses a second answer to a session already answered in the guest', async () => {
