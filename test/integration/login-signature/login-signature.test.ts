@@ -173,7 +173,14 @@ describe('login-signature controller', () => {
     await kube.create<Subscription>(blockhostTypes.subscription, {
       ...subscription,
       metadata: { name: machine, namespace },
-      spec: { ...subscription.spec, subscriptionId: '43', subscriber: anvilAccount(OWNER).address },
+      // payloadError keeps the subscription controllers of other test files (their informers see
+      // every namespace) from making a VM for it and taking pool addresses.
+      spec: {
+        ...subscription.spec,
+        subscriptionId: '43',
+        subscriber: anvilAccount(OWNER).address,
+        payloadError: 'test object: only its subscriber is read',
+      },
     } as Subscription);
     await runningVmObject(kube, namespace, {
       name: machine,
@@ -205,6 +212,8 @@ describe('login-signature controller', () => {
     expect(attacker.reason).toMatch(/^WrongWallet: /);
     expect(files().get(guestSignaturePath(planted))).toBeUndefined();
     expect(await submit({ machine, session: open() })).toEqual({ phase: 'Delivered', reason: '' });
+    await kube.delete(blockhostTypes.vm, machine, namespace);
+    await kube.delete(blockhostTypes.subscription, machine, namespace);
   });
 
   it('refuses a second answer to a session already answered in the guest', async () => {
