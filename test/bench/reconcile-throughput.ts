@@ -46,7 +46,7 @@ export async function reconcileThroughput(cluster: TestCluster): Promise<void> {
         ...process.env,
         KUBECONFIG: cluster.kubeconfigPath,
         EXPECTED: String(OBJECTS),
-        LOG_LEVEL: 'warn',
+        LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
       },
       maxBuffer: 1 << 24,
     });

@@ -35,6 +35,20 @@ export async function eventually(
 }
 
 /**
+ * How long a test file may wait for a cluster lock. Jest runs two files at once, so a waiter waits
+ * at most for one other file's whole run while it holds the lock (an e2e purchase takes minutes).
+ */
+export const CLUSTER_LOCK_WAIT_MS = 600_000;
+
+/**
+ * The timeout for a beforeAll that claims the HostConfig: the lock wait plus the hook's own work,
+ * so a file queued behind a long e2e file never fails on its hook timeout while merely waiting.
+ */
+export function withHostConfigClaimWait(setupMs: number): number {
+  return CLUSTER_LOCK_WAIT_MS + setupMs;
+}
+
+/**
  * Serialises test files that need the same cluster-wide object (the singleton HostConfig `host`)
  * when jest runs files in parallel on one cluster. The lock is a ConfigMap, whose creation is
  * atomic; call the returned function to release it.
@@ -49,7 +63,7 @@ export async function acquireClusterLock(client: KubeClient, name: string): Prom
         throw error;
       },
     );
-  await waitFor(`test lock ${name}`, tryCreate, { timeoutMs: 300_000, intervalMs: 250 });
+  await waitFor(`test lock ${name}`, tryCreate, { timeoutMs: CLUSTER_LOCK_WAIT_MS, intervalMs: 250 });
   return () => client.delete(coreTypes.configMap, lockName, 'default');
 }
 

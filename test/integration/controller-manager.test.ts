@@ -11,6 +11,7 @@ import { SETUP_STEPS } from '../../controllers/hostconfig/ready.js';
 import { freePort } from '../harness/processes.js';
 import {
   claimHostConfig,
+  withHostConfigClaimWait,
   createTestNamespace,
   deleteNamespace,
   eventually,
@@ -47,9 +48,9 @@ describe('controller manager process', () => {
         `--leader-election-namespace=${namespace}`,
         '--identity=test-manager',
       ],
-      { env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: 'inherit' },
+      { env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' }, stdio: 'inherit' },
     );
-  });
+  }, withHostConfigClaimWait(120_000));
 
   afterAll(async () => {
     manager.kill('SIGKILL');

@@ -21,7 +21,13 @@ import { isNotFound, KubeApiError } from '../../lib/kube/errors.js';
 import type { KubeObject } from '../../lib/kube/object.js';
 import { coreTypes, type ResourceType } from '../../lib/kube/resource-types.js';
 import { ensureControlPlaneBinaries } from '../harness/control-plane/binaries.js';
-import { claimHostConfig, createTestNamespace, deleteNamespace, testClient } from '../harness/kube.js';
+import {
+  claimHostConfig,
+  createTestNamespace,
+  deleteNamespace,
+  testClient,
+  withHostConfigClaimWait,
+} from '../harness/kube.js';
 
 type Kind = keyof typeof invalidExamples;
 
@@ -111,7 +117,7 @@ describe('BlockHost CRDs on a real apiserver', () => {
       if (object.status)
         await client.update(kinds[kind].type, { ...object, metadata }, { subresource: 'status' });
     }
-  });
+  }, withHostConfigClaimWait(120_000));
 
   afterAll(async () => {
     await client.delete(blockhostTypes.hostConfig, `other-${suffix}`).catch(ignoreNotFound);

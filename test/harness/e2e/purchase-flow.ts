@@ -35,7 +35,14 @@ import { RuntimeMetrics } from '../../../lib/runtime/metrics.js';
 import { anvilPrivateKey } from '../chain/anvil.js';
 import { adminCredentialMinted, LOCAL_HOSTNAME, useLocalChain } from '../chain/host-config.js';
 import { startLocalChain, type LocalChain } from '../chain/local-chain.js';
-import { claimHostConfig, createTestNamespace, deleteNamespace, eventually, testClient } from '../kube.js';
+import {
+  claimHostConfig,
+  createTestNamespace,
+  deleteNamespace,
+  eventually,
+  testClient,
+  withHostConfigClaimWait,
+} from '../kube.js';
 import { ssh2WalletLogin } from '../ssh/ssh2-login.js';
 import { parseWalletPrompt, type SshOutcome } from '../ssh/wallet-login.js';
 import type { Browser } from 'playwright-core';
@@ -179,7 +186,7 @@ export function describePurchaseFlow(
       );
       // Setup mints the admin credential (token 0) first; the NFT counts below start after it.
       await adminCredentialMinted(kube);
-    }, 600_000);
+    }, withHostConfigClaimWait(600_000));
 
     afterAll(async () => {
       // VMs are finalized (backend VMs removed) while the controllers still run.

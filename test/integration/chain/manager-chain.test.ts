@@ -13,6 +13,7 @@ import { useLocalChain } from '../../harness/chain/host-config.js';
 import { startLocalChain, type LocalChain } from '../../harness/chain/local-chain.js';
 import {
   claimHostConfig,
+  withHostConfigClaimWait,
   createTestNamespace,
   deleteNamespace,
   eventually,
@@ -47,11 +48,11 @@ describe('controller manager with a chain', () => {
         `--leader-election-namespace=${namespace}`,
       ],
       {
-        env: { ...process.env, LOG_LEVEL: 'warn' },
+        env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
         stdio: 'inherit',
       },
     );
-  });
+  }, withHostConfigClaimWait(120_000));
 
   afterAll(async () => {
     manager?.kill('SIGTERM');

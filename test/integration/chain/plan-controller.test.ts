@@ -14,6 +14,7 @@ import { useLocalChain } from '../../harness/chain/host-config.js';
 import { startLocalChain, type LocalChain } from '../../harness/chain/local-chain.js';
 import {
   claimHostConfig,
+  withHostConfigClaimWait,
   createTestNamespace,
   deleteNamespace,
   eventually,
@@ -54,7 +55,7 @@ describe('plan controller', () => {
     manager = new Manager({ client: kube, log, metrics: new RuntimeMetrics({ processMetrics: false }) });
     registerPlanController(manager, new ChainServices(kube, namespace, log));
     running = manager.start();
-  });
+  }, withHostConfigClaimWait(120_000));
 
   afterAll(async () => {
     manager?.stop();

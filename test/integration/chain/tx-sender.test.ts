@@ -42,7 +42,7 @@ describe('transaction sender', () => {
     run(process.execPath, ['--import', 'tsx', 'test/fixtures/mint-once.ts'], {
       env: {
         ...process.env,
-        LOG_LEVEL: 'warn',
+        LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
         CRASH_AT: crashAt,
         CHAIN_ID: String(chain.anvil.chainId),
         RPC_URL: chain.anvil.rpcUrl,

@@ -25,6 +25,7 @@ import { adminCredentialMinted, useLocalChain } from '../../harness/chain/host-c
 import { startLocalChain, type LocalChain } from '../../harness/chain/local-chain.js';
 import {
   claimHostConfig,
+  withHostConfigClaimWait,
   createTestNamespace,
   deleteNamespace,
   eventually,
@@ -56,7 +57,7 @@ describe('crash recovery of the controller manager', () => {
         ...process.env,
         NAMESPACE: namespace,
         CRASH_AT: crashAt,
-        LOG_LEVEL: process.env.CHILD_LOG_LEVEL ?? 'warn',
+        LOG_LEVEL: process.env.CHILD_LOG_LEVEL ?? process.env.LOG_LEVEL ?? 'warn',
       },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
@@ -135,7 +136,7 @@ describe('crash recovery of the controller manager', () => {
     );
     await adminCredentialMinted(kube);
     await stopManager();
-  }, 180_000);
+  }, withHostConfigClaimWait(180_000));
 
   afterAll(async () => {
     if (namespace) {

@@ -17,7 +17,13 @@ import type { KubeObject } from '../../../lib/kube/object.js';
 import { coreTypes } from '../../../lib/kube/resource-types.js';
 import type { HostConfigStep } from '../../../controllers/hostconfig/step.js';
 import { anvilAccount, anvilPrivateKey } from '../../harness/chain/anvil.js';
-import { claimHostConfig, createTestNamespace, deleteNamespace, testClient } from '../../harness/kube.js';
+import {
+  claimHostConfig,
+  createTestNamespace,
+  deleteNamespace,
+  testClient,
+  withHostConfigClaimWait,
+} from '../../harness/kube.js';
 import type { ManagedProcess } from '../../harness/processes.js';
 import { hostConfig, readHost, waitForCondition } from './support.js';
 import { startFixtureManager } from '../../fixtures/start-controller-manager.js';
@@ -70,7 +76,7 @@ describe('setup pipeline: crash recovery', () => {
         },
       ),
     );
-  }, 120_000);
+  }, withHostConfigClaimWait(120_000));
 
   afterAll(async () => {
     await manager?.stop();

@@ -22,6 +22,7 @@ import { coreTypes } from '../../../lib/kube/resource-types.js';
 import { anvilAccount, anvilPrivateKey } from '../../harness/chain/anvil.js';
 import {
   claimHostConfig,
+  withHostConfigClaimWait,
   createTestNamespace,
   deleteNamespace,
   eventually,
@@ -89,7 +90,7 @@ describe('setup pipeline: deploy on a fresh chain', () => {
       ),
     );
     stop = startControllers(kube, namespace, 'setup-deploy-test');
-  }, 120_000);
+  }, withHostConfigClaimWait(120_000));
 
   afterAll(async () => {
     await stop?.();

@@ -16,6 +16,7 @@ import { LOCAL_HOSTNAME, useLocalChain } from '../../harness/chain/host-config.j
 import { startLocalChain, type LocalChain } from '../../harness/chain/local-chain.js';
 import {
   claimHostConfig,
+  withHostConfigClaimWait,
   createTestNamespace,
   deleteNamespace,
   eventually,
@@ -60,7 +61,7 @@ describe('setup pipeline: existing contracts', () => {
       },
     );
     stop = startControllers(kube, namespace, 'setup-existing-test');
-  }, 120_000);
+  }, withHostConfigClaimWait(120_000));
 
   afterAll(async () => {
     await stop?.();

@@ -17,7 +17,7 @@ import { coreTypes } from '../../../lib/kube/resource-types.js';
 import { ensureControlPlaneBinaries } from '../../harness/control-plane/binaries.js';
 import { NetnsPair } from '../../harness/install/netns.js';
 import { installScripts, run } from '../../harness/install/scripts.js';
-import { claimHostConfig, deleteNamespace, testClient } from '../../harness/kube.js';
+import { claimHostConfig, deleteNamespace, testClient, withHostConfigClaimWait } from '../../harness/kube.js';
 
 const { nic, gatewayIp } = NetnsPair;
 const NEW_CIDR = '10.77.0.5/24';
@@ -97,7 +97,7 @@ describe('blockhost-network-sync in network namespaces', () => {
     release = await claimHostConfig(kube);
     // Not created here: the command creates the namespace with its status.
     namespace = `network-sync-${randomBytes(3).toString('hex')}`;
-  });
+  }, withHostConfigClaimWait(120_000));
 
   afterAll(async () => {
     await release?.();

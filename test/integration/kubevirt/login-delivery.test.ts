@@ -19,6 +19,7 @@ import { anvilAccount, anvilPrivateKey } from '../../harness/chain/anvil.js';
 import { pamSession, runningVmObject, storeLoginAnswer } from '../../harness/e2e/wallet-login.js';
 import {
   claimHostConfig,
+  withHostConfigClaimWait,
   createTestNamespace,
   deleteNamespace,
   eventually,
@@ -107,7 +108,7 @@ describe('login signatures delivered into a KubeVirt guest', () => {
     );
     registerLoginSignatureController(manager, { backends, namespace });
     running = manager.start();
-  }, 120_000);
+  }, withHostConfigClaimWait(120_000));
 
   afterAll(async () => {
     manager?.stop();

@@ -21,6 +21,7 @@ import { LibvirtEnvironment } from '../../harness/libvirt/environment.js';
 import { virsh } from '../../harness/libvirt/libvirtd.js';
 import {
   claimHostConfig,
+  withHostConfigClaimWait,
   createTestNamespace,
   deleteNamespace,
   eventually,
@@ -91,7 +92,7 @@ describe('VM controller on a real libvirtd', () => {
       },
     });
     running = manager.start();
-  }, 120_000);
+  }, withHostConfigClaimWait(120_000));
 
   afterAll(async () => {
     // VMs finalize while the controller and the HostConfig still exist.

@@ -28,6 +28,7 @@ import { pamSession, runningVmObject } from '../../harness/e2e/wallet-login.js';
 import { InstantBackend, instantBackendFactory } from '../../harness/instant-backend.js';
 import {
   claimHostConfig,
+  withHostConfigClaimWait,
   createTestNamespace,
   deleteNamespace,
   eventually,
@@ -114,7 +115,7 @@ beforeAll(async () => {
   const backends = new BackendProvider({ libvirt: instantBackendFactory(guest) }, { kube, namespace, log });
   registerLoginSignatureController(manager, { backends, namespace, now: () => clock ?? Date.now() });
   running = manager.start();
-}, 60_000);
+}, withHostConfigClaimWait(60_000));
 
 afterAll(async () => {
   manager?.stop();

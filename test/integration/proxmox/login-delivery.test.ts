@@ -18,7 +18,13 @@ import { Manager } from '../../../lib/runtime/manager.js';
 import { RuntimeMetrics } from '../../../lib/runtime/metrics.js';
 import { anvilAccount, anvilPrivateKey } from '../../harness/chain/anvil.js';
 import { pamSession, runningVmObject, storeLoginAnswer } from '../../harness/e2e/wallet-login.js';
-import { claimHostConfig, createTestNamespace, deleteNamespace, testClient } from '../../harness/kube.js';
+import {
+  claimHostConfig,
+  createTestNamespace,
+  deleteNamespace,
+  testClient,
+  withHostConfigClaimWait,
+} from '../../harness/kube.js';
 import { waitFor } from '../../harness/processes.js';
 import { DEFAULT_TOKEN, FakeProxmox } from '../../harness/proxmox/fake-pve.js';
 import { backendFor, desiredVm, settingsFor } from './fixtures.js';
@@ -97,7 +103,7 @@ describe('login signatures delivered into a Proxmox guest', () => {
     );
     registerLoginSignatureController(manager, { backends, namespace });
     running = manager.start();
-  }, 60_000);
+  }, withHostConfigClaimWait(60_000));
 
   afterAll(async () => {
     manager?.stop();

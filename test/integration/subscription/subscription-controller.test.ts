@@ -33,6 +33,7 @@ import { useLocalChain } from '../../harness/chain/host-config.js';
 import { startLocalChain, type LocalChain } from '../../harness/chain/local-chain.js';
 import {
   claimHostConfig,
+  withHostConfigClaimWait,
   createTestNamespace,
   deleteNamespace,
   eventually,
@@ -120,7 +121,7 @@ describe('subscription controller', () => {
       async () => (await kube.get<Plan>(blockhostTypes.plan, planName)).status?.onChainPlanId === '1',
       60_000,
     );
-  });
+  }, withHostConfigClaimWait(120_000));
 
   afterAll(async () => {
     manager?.stop();

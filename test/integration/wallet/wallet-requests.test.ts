@@ -36,6 +36,7 @@ import { startLocalChain, type LocalChain } from '../../harness/chain/local-chai
 import { InstantBackend, instantBackendFactory } from '../../harness/instant-backend.js';
 import {
   claimHostConfig,
+  withHostConfigClaimWait,
   createTestNamespace,
   deleteNamespace,
   eventually,
@@ -196,7 +197,7 @@ beforeAll(async () => {
     loginRateLimit: { max: 1000, timeWindowMs: 60_000 },
   });
   await adminCredentialMinted(kube, 120_000);
-}, 240_000);
+}, withHostConfigClaimWait(240_000));
 
 afterAll(async () => {
   await child?.stop();

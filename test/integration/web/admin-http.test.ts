@@ -28,6 +28,7 @@ import { adminMadeVm } from './admin-fixtures.js';
 import { startLocalChain, type LocalChain } from '../../harness/chain/local-chain.js';
 import {
   claimHostConfig,
+  withHostConfigClaimWait,
   createTestNamespace,
   deleteNamespace,
   eventually,
@@ -137,7 +138,7 @@ beforeAll(async () => {
     processMetrics: false,
     loginRateLimit: { max: 1000, timeWindowMs: 60_000 },
   });
-}, 180_000);
+}, withHostConfigClaimWait(180_000));
 
 afterAll(async () => {
   await app?.close();

@@ -19,7 +19,13 @@ import { anvilAccount, anvilPrivateKey } from '../../harness/chain/anvil.js';
 import { adminCredentialMinted, useLocalChain } from '../../harness/chain/host-config.js';
 import { startLocalChain, type LocalChain } from '../../harness/chain/local-chain.js';
 import { InstantBackend, instantBackendFactory } from '../../harness/instant-backend.js';
-import { claimHostConfig, createTestNamespace, deleteNamespace, testClient } from '../../harness/kube.js';
+import {
+  claimHostConfig,
+  createTestNamespace,
+  deleteNamespace,
+  testClient,
+  withHostConfigClaimWait,
+} from '../../harness/kube.js';
 
 const ADMIN = 1;
 const BUYER = 4;
@@ -66,7 +72,7 @@ beforeAll(async () => {
   web = await startTestWebServer({ namespace, loginRateLimit: { max: 100, timeWindowMs: 60_000 } });
   await adminCredentialMinted(kube, 120_000);
   await chain.buy(BUYER, { days: 10n });
-}, 300_000);
+}, withHostConfigClaimWait(300_000));
 
 afterAll(async () => {
   await context?.close().catch(() => undefined);

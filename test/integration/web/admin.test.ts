@@ -30,6 +30,7 @@ import { startLocalChain, type LocalChain } from '../../harness/chain/local-chai
 import { InstantBackend, instantBackendFactory } from '../../harness/instant-backend.js';
 import {
   claimHostConfig,
+  withHostConfigClaimWait,
   createTestNamespace,
   deleteNamespace,
   eventually,
@@ -108,7 +109,7 @@ beforeAll(async () => {
   // provisioning with a clear reason; the payment is real).
   await chain.buy(BUYER, { days: 10n });
   await createVm('admin-vm');
-}, 300_000);
+}, withHostConfigClaimWait(300_000));
 
 afterAll(async () => {
   clearInterval(blocks);

@@ -10,7 +10,7 @@ import { Screenshots } from '../../harness/browser/screenshots.js';
 import { TestWallet, USER_REJECTED } from '../../harness/browser/test-wallet.js';
 import { startTestWebServer } from '../../harness/browser/web-server.js';
 import { Anvil, anvilPrivateKey } from '../../harness/chain/anvil.js';
-import { claimHostConfig, eventually, testClient } from '../../harness/kube.js';
+import { claimHostConfig, eventually, testClient, withHostConfigClaimWait } from '../../harness/kube.js';
 
 let browser: Browser;
 let context: BrowserContext;
@@ -27,7 +27,7 @@ beforeAll(async () => {
     launchBrowser(),
     startTestWebServer({ namespace: 'default' }),
   ]);
-}, 120_000);
+}, withHostConfigClaimWait(120_000));
 
 afterAll(async () => {
   await browser?.close();

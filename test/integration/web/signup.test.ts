@@ -34,6 +34,7 @@ import { startLocalChain, type LocalChain } from '../../harness/chain/local-chai
 import { InstantBackend, instantBackendFactory } from '../../harness/instant-backend.js';
 import {
   claimHostConfig,
+  withHostConfigClaimWait,
   createTestNamespace,
   deleteNamespace,
   eventually,
@@ -117,7 +118,7 @@ beforeAll(async () => {
   );
   await publishServerKey();
   await eventually('signup config served', async () => (await getJson('/api/signup/config')).status === 200);
-}, 300_000);
+}, withHostConfigClaimWait(300_000));
 
 /**
  * Setup's KeysReady step publishes status.serverPublicKey from the server wallet Secret. Where

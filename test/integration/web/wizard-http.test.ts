@@ -22,7 +22,13 @@ import { wizardFace } from '../../../web/wizard/face.js';
 import { RETRY_SETUP_ANNOTATION } from '../../../web/wizard/progress.js';
 import type { StepName } from '../../../web/wizard/steps.js';
 import { anvilAccount, anvilPrivateKey } from '../../harness/chain/anvil.js';
-import { claimHostConfig, createTestNamespace, deleteNamespace, testClient } from '../../harness/kube.js';
+import {
+  claimHostConfig,
+  createTestNamespace,
+  deleteNamespace,
+  testClient,
+  withHostConfigClaimWait,
+} from '../../harness/kube.js';
 import { DEFAULT_TOKEN, FakeProxmox } from '../../harness/proxmox/fake-pve.js';
 import { issueCode, merged, TEMPLATE_VMID, validSteps } from './wizard-fixtures.js';
 
@@ -113,7 +119,7 @@ beforeAll(async () => {
     rateLimit: { max: 10_000, timeWindowMs: 60_000 },
   });
   await issueCode(kube, namespace, CODE, new Date(now));
-}, 120_000);
+}, withHostConfigClaimWait(120_000));
 
 afterAll(async () => {
   await app?.close();

@@ -17,7 +17,13 @@ import { Screenshots } from '../../harness/browser/screenshots.js';
 import { TestWallet } from '../../harness/browser/test-wallet.js';
 import { startTestWebServer } from '../../harness/browser/web-server.js';
 import { anvilAccount, anvilPrivateKey } from '../../harness/chain/anvil.js';
-import { claimHostConfig, createTestNamespace, deleteNamespace, testClient } from '../../harness/kube.js';
+import {
+  claimHostConfig,
+  createTestNamespace,
+  deleteNamespace,
+  testClient,
+  withHostConfigClaimWait,
+} from '../../harness/kube.js';
 import { DEFAULT_TOKEN, FakeProxmox } from '../../harness/proxmox/fake-pve.js';
 import { startControllers } from '../hostconfig/support.js';
 import { issueCode, SIGNUP_HOSTNAME, TEMPLATE_VMID } from './wizard-fixtures.js';
@@ -52,7 +58,7 @@ beforeAll(async () => {
   await issueCode(kube, namespace, CODE, new Date());
   web = await startTestWebServer({ namespace });
   stopControllers = startControllers(kube, namespace, 'wizard-browser-test');
-}, 180_000);
+}, withHostConfigClaimWait(180_000));
 
 afterAll(async () => {
   await context?.close();
