@@ -20,7 +20,12 @@ describe('leader election between two manager processes', () => {
 
   const startManager = (identity: string) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/counting-manager.ts'], {
-      env: { ...process.env, NAMESPACE: namespace, IDENTITY: identity, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+      env: {
+        ...process.env,
+        NAMESPACE: namespace,
+        IDENTITY: identity,
+        LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+      },
       stdio: 'inherit',
     });
     children.push(child);
