@@ -11,6 +11,11 @@ export interface ControlPlaneBinaries {
   kubeControllerManager: string;
   kubectl: string;
   helm: string;
+  /** The node's (test/harness/node): a real kubelet, scheduler, kube-proxy and cluster DNS. */
+  kubeScheduler: string;
+  kubelet: string;
+  kubeProxy: string;
+  coredns: string;
 }
 
 /**
@@ -32,5 +37,9 @@ export async function ensureControlPlaneBinaries(): Promise<ControlPlaneBinaries
     kubeControllerManager: join(bin, 'kube-controller-manager'),
     kubectl: join(bin, 'kubectl'),
     helm: join(bin, 'helm'),
+    kubeScheduler: join(bin, 'kube-scheduler'),
+    kubelet: join(bin, 'kubelet'),
+    kubeProxy: join(bin, 'kube-proxy'),
+    coredns: join(bin, 'coredns'),
   };
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the real control-plane binaries (etcd, kube-apiserver, kube-controller-manager) and the
-# kubectl and helm CLIs from pinned Go modules into a per-user cache keyed by version. A second run is a no-op.
+# Builds the real control-plane binaries (etcd, kube-apiserver, kube-controller-manager), the node's
+# (kubelet, kube-scheduler, kube-proxy, CoreDNS) and the kubectl and helm CLIs from pinned Go modules
+# into a per-user cache keyed by version. A second run is a no-op.
 # Prints the bin directory on its last line.
 set -euo pipefail
 
@@ -15,11 +16,14 @@ work="$cache_root/control-plane/$key/src"
 
 progress() { printf '[control-plane build] %s\n' "$*" >&2; }
 
+kubernetes_commands=(kube-apiserver kube-controller-manager kubectl kubelet kube-scheduler kube-proxy)
 missing() {
   need=()
-  for b in etcd kube-apiserver kube-controller-manager kubectl helm; do
+  for b in etcd "${kubernetes_commands[@]}" helm; do
     [ -x "$bin/$b" ] || need+=("$b")
   done
+  # CoreDNS's version is not in the cache key (that would rebuild everything), so a stamp pins it.
+  [ -x "$bin/coredns" ] && [ "$(cat "$bin/coredns.version" 2>/dev/null)" = "$COREDNS_VERSION" ] || need+=(coredns)
   [ ${#need[@]} -gt 0 ]
 }
 if ! missing; then
@@ -60,11 +64,14 @@ package tools
 import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 	_ "k8s.io/kubernetes/cmd/kubectl"
+	_ "k8s.io/kubernetes/cmd/kubelet"
 )
 GO
   (cd "$dir" && progress "go mod tidy (kubernetes)" && go mod tidy >&2)
-  for b in kube-apiserver kube-controller-manager kubectl; do
+  for b in "${kubernetes_commands[@]}"; do
     [ -x "$bin/$b" ] && continue
     progress "go build $b (several minutes on a cold cache)"
     (cd "$dir" && go build -trimpath -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=${KUBERNETES_VERSION} -X k8s.io/client-go/pkg/version.gitVersion=${KUBERNETES_VERSION}" -o "$bin/$b.tmp" "k8s.io/kubernetes/cmd/$b" && mv "$bin/$b.tmp" "$bin/$b")
@@ -112,12 +119,48 @@ GO
   (cd "$dir" && progress "go mod tidy (helm)" && go mod tidy >&2 && progress "go build helm" && go build -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}" -o "$bin/helm.tmp" helm.sh/helm/v3/cmd/helm && mv "$bin/helm.tmp" "$bin/helm")
 }
 
+# CoreDNS for the test node's cluster DNS, with only the plugins its Corefile uses (no cloud SDKs).
+build_coredns() {
+  local dir="$work/coredns"
+  mkdir -p "$dir"
+  cat >"$dir/go.mod" <<MOD
+module blockhost.local/coredns
+go 1.24
+require github.com/coredns/coredns ${COREDNS_VERSION}
+MOD
+  cat >"$dir/main.go" <<'GO'
+package main
+
+import (
+	"github.com/coredns/coredns/core/dnsserver"
+	"github.com/coredns/coredns/coremain"
+
+	_ "github.com/coredns/coredns/plugin/bind"
+	_ "github.com/coredns/coredns/plugin/cache"
+	_ "github.com/coredns/coredns/plugin/errors"
+	_ "github.com/coredns/coredns/plugin/forward"
+	_ "github.com/coredns/coredns/plugin/health"
+	_ "github.com/coredns/coredns/plugin/kubernetes"
+	_ "github.com/coredns/coredns/plugin/ready"
+)
+
+// The order plugins handle a query in (upstream's plugin.cfg order, restricted to those above).
+func init() {
+	dnsserver.Directives = []string{"bind", "ready", "health", "errors", "cache", "kubernetes", "forward"}
+}
+
+func main() { coremain.Run() }
+GO
+  (cd "$dir" && progress "go mod tidy (coredns)" && go mod tidy >&2 && progress "go build coredns" && go build -trimpath -ldflags "-s -w" -o "$bin/coredns.tmp" . && mv "$bin/coredns.tmp" "$bin/coredns" && echo "$COREDNS_VERSION" >"$bin/coredns.version")
+}
+
 start=$(date +%s)
 for b in "${need[@]}"; do
   case "$b" in
     etcd) build_etcd ;;
-    kube-apiserver | kube-controller-manager | kubectl) [ -x "$bin/$b" ] || build_kubernetes ;;
+    kube-* | kubectl | kubelet) [ -x "$bin/$b" ] || build_kubernetes ;;
     helm) build_helm ;;
+    coredns) build_coredns ;;
   esac
 done
 elapsed=$(( $(date +%s) - start ))
