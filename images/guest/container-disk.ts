@@ -94,32 +94,111 @@ async function writeBlob(layoutDir: string, mediaType: string, content: Buffer):
   return { mediaType, digest, size: content.length };
 }
 
-/** The gzip'd layer `disk/` + `disk/<name>.qcow2`, written to `path`; its digests and size. */
-async function writeLayer(qcow2Path: string, name: string, size: number, path: string) {
+/** A gzip'd layer blob written to disk: its descriptor, file and uncompressed digest and size. */
+export interface LayerBlob extends Descriptor {
+  path: string;
+  /** sha256 of the uncompressed tar (the config's rootfs.diff_ids entry). */
+  diffId: string;
+  /** Bytes of the uncompressed tar. */
+  tarSize: number;
+}
+
+/** Writes `entries` as a gzip'd layer to `path` (level 1 by default: speed beats size next door). */
+export async function writeLayer(entries: TarEntry[], path: string, level = 1): Promise<LayerBlob> {
   const uncompressed = tap();
   const compressed = tap();
   const source = new PassThrough();
-  const entries: TarEntry[] = [
-    { path: 'disk/', type: 'directory', mode: 0o555, uid: QEMU_ID, gid: QEMU_ID },
-    {
-      path: `disk/${name}.qcow2`,
-      type: 'file',
-      mode: 0o444,
-      uid: QEMU_ID,
-      gid: QEMU_ID,
-      source: qcow2Path,
-      size,
-    },
-  ];
-  // Level 1: the tarball is imported on the same machine or next door, so speed beats size.
   await Promise.all([
     writeTar(source, entries),
-    pipeline(source, uncompressed, createGzip({ level: 1 }), compressed, createWriteStream(path)),
+    pipeline(source, uncompressed, createGzip({ level }), compressed, createWriteStream(path)),
   ]);
-  return { diffId: sha256Hex(uncompressed.hash), digest: sha256Hex(compressed.hash), size: compressed.bytes };
+  return {
+    mediaType: MEDIA.layer,
+    digest: sha256Hex(compressed.hash),
+    size: compressed.bytes,
+    path,
+    diffId: sha256Hex(uncompressed.hash),
+    tarSize: uncompressed.bytes,
+  };
 }
 
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
+
+/** The image's run settings: the `config` object of an OCI image config (empty for data images). */
+export interface RunConfig {
+  User?: string;
+  Env?: string[];
+  Entrypoint?: string[];
+  Cmd?: string[];
+  WorkingDir?: string;
+  ExposedPorts?: Record<string, Record<string, never>>;
+}
+
+/**
+ * Writes `outTar`, an OCI image layout tarball of one linux/amd64 image made of `layers` (streamed
+ * from their files, first layer at the bottom), with `runConfig` and the index entry's
+ * `annotations` (`org.opencontainers.image.ref.name` is the tag `ctr images import` gives it).
+ * Returns the manifest's descriptor.
+ */
+export async function writeImageArchive(
+  outTar: string,
+  image: { layers: LayerBlob[]; runConfig?: RunConfig; annotations: Record<string, string> },
+): Promise<Descriptor> {
+  const work = await mkdtemp(join(dirname(outTar), `.${basename(outTar)}.meta-`));
+  try {
+    await mkdir(join(work, 'blobs', 'sha256'), { recursive: true });
+    const descriptor = ({ mediaType, digest, size }: Descriptor): Descriptor => ({ mediaType, digest, size });
+    // No `created` or history: timestamps would make every build differ.
+    const config = await writeBlob(
+      work,
+      MEDIA.config,
+      json({
+        architecture: 'amd64',
+        os: 'linux',
+        config: image.runConfig ?? {},
+        rootfs: { type: 'layers', diff_ids: image.layers.map((l) => l.diffId) },
+      }),
+    );
+    const manifest = await writeBlob(
+      work,
+      MEDIA.manifest,
+      json({ schemaVersion: 2, mediaType: MEDIA.manifest, config, layers: image.layers.map(descriptor) }),
+    );
+    const index = {
+      schemaVersion: 2,
+      mediaType: MEDIA.index,
+      manifests: [
+        { ...manifest, platform: { architecture: 'amd64', os: 'linux' }, annotations: image.annotations },
+      ],
+    };
+    await writeFile(join(work, 'index.json'), json(index));
+    await writeFile(join(work, 'oci-layout'), json({ imageLayoutVersion: '1.0.0' }));
+
+    const file = async (path: string, source = join(work, path)): Promise<TarEntry> => ({
+      path,
+      type: 'file',
+      mode: 0o444,
+      uid: 0,
+      gid: 0,
+      source,
+      size: (await stat(source)).size,
+    });
+    const dir = (path: string): TarEntry => ({ path, type: 'directory', mode: 0o755, uid: 0, gid: 0 });
+    const layerFiles = new Map(image.layers.map((l) => [l.digest, l.path]));
+    const blobs = [...new Set([config.digest, manifest.digest, ...layerFiles.keys()])].sort();
+    const entries = [
+      await file('oci-layout'),
+      await file('index.json'),
+      dir('blobs/'),
+      dir('blobs/sha256/'),
+      ...(await Promise.all(blobs.map((d) => file(`blobs/sha256/${d.slice(7)}`, layerFiles.get(d))))),
+    ];
+    await writeTar(createWriteStream(outTar), entries);
+    return manifest;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
 
 /**
  * Writes `outTar`, an OCI image layout tarball of a containerDisk holding `qcow2Path` as
@@ -152,76 +231,34 @@ export async function buildContainerDisk(
   await mkdir(dirname(outTar), { recursive: true });
   const work = await mkdtemp(join(dirname(outTar), `.${basename(outTar)}.partial-`));
   try {
-    await mkdir(join(work, 'blobs', 'sha256'), { recursive: true });
     progress(`packing ${qcow2Path} (${(source.size / 2 ** 20).toFixed(1)} MiB)`);
-    const layerFile = join(work, 'layer');
-    const layerBlob = await writeLayer(qcow2Path, name, source.size, layerFile);
-    const layer: Descriptor = { mediaType: MEDIA.layer, digest: layerBlob.digest, size: layerBlob.size };
-    await rename(layerFile, join(work, 'blobs', 'sha256', layer.digest.slice(7)));
-    // No `created` or history: timestamps would make every build differ.
-    const config = await writeBlob(
-      work,
-      MEDIA.config,
-      json({
-        architecture: 'amd64',
-        os: 'linux',
-        config: {},
-        rootfs: { type: 'layers', diff_ids: [layerBlob.diffId] },
-      }),
-    );
-    const manifest = await writeBlob(
-      work,
-      MEDIA.manifest,
-      json({ schemaVersion: 2, mediaType: MEDIA.manifest, config, layers: [layer] }),
-    );
-    const index = {
-      schemaVersion: 2,
-      mediaType: MEDIA.index,
-      manifests: [
+    const layer = await writeLayer(
+      [
+        { path: 'disk/', type: 'directory', mode: 0o555, uid: QEMU_ID, gid: QEMU_ID },
         {
-          ...manifest,
-          platform: { architecture: 'amd64', os: 'linux' },
-          annotations: { 'org.opencontainers.image.ref.name': tag },
+          path: `disk/${name}.qcow2`,
+          type: 'file',
+          mode: 0o444,
+          uid: QEMU_ID,
+          gid: QEMU_ID,
+          source: qcow2Path,
+          size: source.size,
         },
       ],
-    };
-    await writeFile(join(work, 'index.json'), json(index));
-    await writeFile(join(work, 'oci-layout'), json({ imageLayoutVersion: '1.0.0' }));
-
-    const file = async (path: string): Promise<TarEntry> => ({
-      path,
-      type: 'file',
-      mode: 0o444,
-      uid: 0,
-      gid: 0,
-      source: join(work, path),
-      size: (await stat(join(work, path))).size,
-    });
-    const dir = (path: string): TarEntry => ({ path, type: 'directory', mode: 0o755, uid: 0, gid: 0 });
-    const blobs = [...new Set([config.digest, manifest.digest, layer.digest])].sort();
-    const entries = [
-      await file('oci-layout'),
-      await file('index.json'),
-      dir('blobs/'),
-      dir('blobs/sha256/'),
-      ...(await Promise.all(blobs.map((d) => file(`blobs/sha256/${d.slice(7)}`)))),
-    ];
+      join(work, 'layer'),
+    );
     const partialTar = join(work, 'image.tar');
-    await writeTar(createWriteStream(partialTar), entries);
+    const manifest = await writeImageArchive(partialTar, {
+      layers: [layer],
+      annotations: { 'org.opencontainers.image.ref.name': tag },
+    });
     // The old stamp must not vouch for the new tarball if we stop between these two steps.
     await rm(stampPath, { force: true });
     await rename(partialTar, outTar);
-    const result: Stamp = {
-      format: FORMAT_VERSION,
-      name,
-      tag,
-      manifest,
-      diffId: layerBlob.diffId,
-      sourceSha256,
-    };
+    const result: Stamp = { format: FORMAT_VERSION, name, tag, manifest, diffId: layer.diffId, sourceSha256 };
     await writeFile(stampPath, JSON.stringify(result, null, 2));
     progress(`wrote ${outTar} (manifest ${manifest.digest})`);
-    return { tar: outTar, tag, manifest, diffId: layerBlob.diffId, sourceSha256, cached: false };
+    return { tar: outTar, tag, manifest, diffId: layer.diffId, sourceSha256, cached: false };
   } finally {
     await rm(work, { recursive: true, force: true });
   }

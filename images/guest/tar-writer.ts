@@ -1,6 +1,6 @@
-// A minimal, reproducible tar writer (POSIX ustar): directories and regular files with fixed owner,
-// mode and mtime, so the same input always gives the same bytes whatever the build host's tar,
-// umask or clock. Files are streamed from disk, never held in memory.
+// A minimal, reproducible tar writer (POSIX ustar): directories, regular files, symbolic and hard
+// links with fixed owner, mode and mtime, so the same input always gives the same bytes whatever the
+// build host's tar, umask or clock. Files are streamed from disk, never held in memory.
 import { createReadStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -12,14 +12,18 @@ const MAX_OCTAL_SIZE = 8 ** 11 - 1;
 export interface TarEntry {
   /** Path inside the archive; directories end in `/`. */
   path: string;
-  type: 'directory' | 'file';
+  type: 'directory' | 'file' | 'symlink' | 'hardlink';
   mode: number;
   uid: number;
   gid: number;
   /** For files: where the bytes come from, and how many there are. */
   source?: string;
   size?: number;
+  /** For links: the symlink's target, or the archive path of the file a hard link shares. */
+  linkname?: string;
 }
+
+const TYPE_FLAGS = { file: '0', hardlink: '1', symlink: '2', directory: '5' } as const;
 
 function octal(value: number, width: number): Buffer {
   return Buffer.from(`${value.toString(8).padStart(width - 1, '0')}\0`, 'ascii');
@@ -53,7 +57,13 @@ export function tarHeader(entry: TarEntry): Buffer {
   sizeField(entry.type === 'file' ? (entry.size ?? 0) : 0).copy(header, 124);
   octal(0, 12).copy(header, 136); // mtime: the epoch, for reproducibility
   header.fill(' ', 148, 156); // the checksum counts its own field as spaces
-  header.write(entry.type === 'directory' ? '5' : '0', 156, 'ascii');
+  header.write(TYPE_FLAGS[entry.type], 156, 'ascii');
+  if (entry.linkname !== undefined) {
+    const linkname = Buffer.from(entry.linkname, 'utf8');
+    if (linkname.length > 100)
+      throw new Error(`tar link target too long: ${entry.path} -> ${entry.linkname}`);
+    linkname.copy(header, 157);
+  }
   header.write('ustar\0', 257, 'ascii');
   header.write('00', 263, 'ascii');
   prefix.copy(header, 345);
