@@ -153,6 +153,26 @@ export class FakeProxmox {
     await rm(this.dataDir, { recursive: true, force: true });
   }
 
+  // --- holding moments still (instead of racing the durations) ---
+
+  /** Tasks stop at their next step, their locks held, until releaseTasks(). */
+  holdTasks(): void {
+    this.qemu.taskGate.hold();
+  }
+
+  releaseTasks(): void {
+    this.qemu.taskGate.release();
+  }
+
+  /** Guest agents answer "not running" until releaseAgents(). */
+  holdAgents(): void {
+    this.qemu.agentGate.hold();
+  }
+
+  releaseAgents(): void {
+    this.qemu.agentGate.release();
+  }
+
   // --- inspection ---
 
   vms(): FakeVmView[] {

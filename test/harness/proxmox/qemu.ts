@@ -82,9 +82,40 @@ const NUMERIC_KEYS = new Set(['cores', 'sockets', 'template', 'onboot']);
 const NOT_CONFIG = new Set(['node', 'vmid', 'delete', 'digest', 'skiplock']);
 const EXEC_RUN_MS = 30;
 
+/**
+ * Lets a test hold a moment still instead of racing a duration: while held, whatever passes
+ * through the gate waits (tasks) or reports not ready (guest agents).
+ */
+export class Gate {
+  private opened: Promise<void> = Promise.resolve();
+  private open?: () => void;
+
+  get held(): boolean {
+    return this.open !== undefined;
+  }
+
+  hold(): void {
+    if (this.held) return;
+    this.opened = new Promise((resolve) => (this.open = resolve));
+  }
+
+  release(): void {
+    this.open?.();
+    this.open = undefined;
+  }
+
+  passed(): Promise<void> {
+    return this.opened;
+  }
+}
+
 export class FakeQemu {
   private readonly vms = new Map<number, Vm>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Held: every task waits at its next step (its lock stays on) until released. */
+  readonly taskGate = new Gate();
+  /** Held: every guest agent answers "not running", however long ago its VM started. */
+  readonly agentGate = new Gate();
 
   constructor(
     private readonly options: QemuOptions,
@@ -243,7 +274,7 @@ export class FakeQemu {
     return this.tasks.start('qmclone', String(source.vmid), user, async () => {
       const allocated: string[] = [];
       try {
-        await sleep(this.options.taskDurationMs);
+        await this.taskStep();
         const config: Record<string, string> = {};
         for (const [key, value] of Object.entries(source.config)) {
           if (key === 'template' || key === 'lock' || /^unused\d+$/.test(key)) continue;
@@ -319,7 +350,7 @@ export class FakeQemu {
     return this.tasks.start('qmcreate', String(vmid), user, async () => {
       const allocated: string[] = [];
       try {
-        await sleep(this.options.taskDurationMs);
+        await this.taskStep();
         for (const [key, disk] of newDisks) {
           const volume = this.storages.allocateImage(disk.storage, vmid, disk.sizeBytes);
           allocated.push(volume.volid);
@@ -364,7 +395,7 @@ export class FakeQemu {
     if (vm.status === 'running') throw pveDie("you can't convert a VM to template if VM is running");
     vm.config.template = '1';
     return this.vmTask('qmtemplate', vm, user, async () => {
-      await sleep(this.options.taskDurationMs);
+      await this.taskStep();
       for (const [key, value] of Object.entries(vm.config)) {
         if (!DRIVE_KEY.test(key)) continue;
         const drive = parseDrive(value);
@@ -435,7 +466,7 @@ export class FakeQemu {
       const size = parseSize(sizeText, volume.sizeBytes)!;
       if (size < volume.sizeBytes) throw new Error('shrinking disks is not supported');
       if (size === volume.sizeBytes) return;
-      await sleep(this.options.taskDurationMs);
+      await this.taskStep();
       this.storages.resize(volume.volid, size);
       drive.props.set('size', formatSize(size));
       vm.config[disk] = printDrive(drive);
@@ -478,7 +509,7 @@ export class FakeQemu {
         return this.vmTask('qmshutdown', vm, user, async () => {
           this.checkLock(vm);
           if (vm.status !== 'running') return;
-          await sleep(this.options.taskDurationMs); // the guest reacts to the ACPI power button
+          await this.taskStep(); // the guest reacts to the ACPI power button
           this.halt(vm);
         });
       case 'resume':
@@ -497,7 +528,7 @@ export class FakeQemu {
     const unreferenced = flag(params, 'destroy-unreferenced-disks');
     return this.vmTask('qmdestroy', vm, user, async () => {
       this.checkLock(vm);
-      await sleep(this.options.taskDurationMs);
+      await this.taskStep();
       const referenced = Object.entries(vm.config)
         .filter(([key]) => DRIVE_KEY.test(key) || /^unused\d+$/.test(key))
         .map(([, value]) => parseDrive(value).head);
@@ -508,6 +539,12 @@ export class FakeQemu {
     });
   }
 
+  /** One step of a task's work: its duration, then the test's gate. */
+  private async taskStep(): Promise<void> {
+    await sleep(this.options.taskDurationMs);
+    await this.taskGate.passed();
+  }
+
   // --- guest agent ---
 
   agent(vmidText: string, command: string, params: RequestParams): object | null {
@@ -516,7 +553,12 @@ export class FakeQemu {
     const vm = this.vmOrDie(vmid);
     if (!agentOn(vm.config)) throw pveDie('No QEMU guest agent configured');
     if (vm.status !== 'running') throw pveDie(`VM ${vm.vmid} is not running`);
-    if (vm.qmpstatus === 'paused' || vm.agentReadyAt === undefined || Date.now() < vm.agentReadyAt) {
+    if (
+      vm.qmpstatus === 'paused' ||
+      vm.agentReadyAt === undefined ||
+      Date.now() < vm.agentReadyAt ||
+      this.agentGate.held
+    ) {
       throw pveDie('QEMU guest agent is not running');
     }
     switch (command) {
@@ -636,7 +678,7 @@ export class FakeQemu {
       if (isCdrom(drive) && volume.path && seedPath === undefined) seedPath = volume.path;
     }
     const seed = seedPath ? await readNoCloudSeed(seedPath) : undefined;
-    await sleep(this.options.taskDurationMs);
+    await this.taskStep();
     vm.status = 'running';
     vm.qmpstatus = 'running';
     vm.startedAt = Date.now();

@@ -13,6 +13,7 @@ import { LocalControlPlane } from '../../harness/control-plane/control-plane.js'
 import { eventually } from '../../harness/kube.js';
 import { installKubevirtCrds } from '../../harness/kubevirt/crds.js';
 import { ChartTools, chartDir, parseManifests, valueSets, type Manifest, type ValueSetName } from './helm.js';
+import { documentedRights, parseCanIList, rightsIn, type RightLine } from './rbac-table.js';
 
 const log = createLogger('chart-install-test');
 const NAMESPACE = 'blockhost';
@@ -40,6 +41,26 @@ async function canI(serviceAccount: string, args: string[]): Promise<string> {
   if ((answer !== 'yes' && answer !== 'no') || stderr.includes("doesn't have a resource type"))
     throw new Error(`kubectl auth can-i ${args.join(' ')}: ${stderr}`);
   return answer;
+}
+
+/**
+ * What the chart grants `serviceAccount` in `namespace`: `kubectl auth can-i --list` minus what an
+ * unbound service account gets there anyway (discovery, self-reviews).
+ */
+async function grantedRights(serviceAccount: string, namespace: string): Promise<RightLine[]> {
+  const list = async (account: string) =>
+    parseCanIList(
+      await tools.kubectl([
+        'auth',
+        'can-i',
+        '--list',
+        `--as=system:serviceaccount:${NAMESPACE}:${account}`,
+        '-n',
+        namespace,
+      ]),
+    );
+  const baseline = new Set(await list('rbac-baseline-unbound'));
+  return (await list(serviceAccount)).filter((right) => !baseline.has(right));
 }
 
 beforeAll(async () => {
@@ -165,6 +186,18 @@ describe('helm install, upgrade and uninstall', () => {
     expect(await canI(`blockhost-${component}`, args)).toBe(expected);
   });
 
+  test.each(['controller', 'webhook', 'web'])(
+    'the %s service account holds exactly the rights the chart README documents',
+    async (component) => {
+      const documented = await documentedRights(component);
+      const account = `blockhost-${component}`;
+      expect(await grantedRights(account, NAMESPACE)).toEqual(
+        rightsIn(documented, ['cluster', 'release namespace']),
+      );
+      expect(await grantedRights(account, 'elsewhere')).toEqual(rightsIn(documented, ['cluster']));
+    },
+  );
+
   test('the webhooks fail closed for our kinds while no webhook pod runs, and leave other kinds alone', async () => {
     const plan = { ...examplePlan, metadata: { name: 'refused-plan' } };
     await expect(client.create(blockhostTypes.plan, plan)).rejects.toThrow(
@@ -213,6 +246,14 @@ describe('helm install, upgrade and uninstall', () => {
     ).toBe('no');
     expect(await canI('blockhost-controller', ['get', 'namespace/vms'])).toBe('yes');
     expect(await canI('blockhost-controller', ['get', 'namespace/kube-system'])).toBe('no');
+    // ... and every KubeVirt right is one the README documents.
+    const documented = await documentedRights('controller');
+    expect(await grantedRights('blockhost-controller', 'vms')).toEqual(
+      rightsIn(documented, ['cluster', 'KubeVirt: cluster', 'KubeVirt: VM namespaces']),
+    );
+    expect(await grantedRights('blockhost-controller', NAMESPACE)).toEqual(
+      rightsIn(documented, ['cluster', 'release namespace', 'KubeVirt: cluster']),
+    );
     const upgraded = parseManifests(await tools.helm(['get', 'manifest', 'blockhost', '-n', NAMESPACE]));
     expect(await storedRefs(upgraded)).toEqual(upgraded.map(objectRef).sort());
   });

@@ -30,6 +30,7 @@ describe('Proxmox driver against the fake PVE API', () => {
 
   it('creates a running VM from the template, configured as asked, whose agent changes the GECOS', async () => {
     const desired = desiredVm({ octet: 11 });
+    fake.holdAgents();
     const created = await backend.create(desired);
 
     expect(Number(created.id)).toBeGreaterThanOrEqual(100);
@@ -56,6 +57,7 @@ describe('Proxmox driver against the fake PVE API', () => {
     await expect(backend.guestExec(created.id, { path: 'getent', args: ['passwd'] })).rejects.toBeInstanceOf(
       GuestAgentUnavailableError,
     );
+    fake.releaseAgents();
     await waitFor(
       'the guest agent',
       async () => (await backend.observe(ref(created.id)))?.guestAgentConnected === true,

@@ -97,6 +97,7 @@ describe('fake PVE API', () => {
   });
 
   it('locks a clone until it is done and refuses a second clone into the same VMID', async () => {
+    fake.holdTasks();
     const upid = await clone(120, { name: 'first' });
     expect((await pve('GET', '/nodes/pve/qemu/120/status/current')).data).toMatchObject({
       lock: 'clone',
@@ -110,6 +111,7 @@ describe('fake PVE API', () => {
       status: 500,
       statusText: 'unable to create VM 120: config file already exists',
     });
+    fake.releaseTasks();
     expect(await exitStatus(upid)).toBe('OK');
     const config = (await pve('GET', '/nodes/pve/qemu/120/config')).data as Record<string, unknown>;
     expect(config).toMatchObject({ name: 'first', scsi0: 'local-lvm:vm-120-disk-0,size=2G' });
@@ -169,10 +171,12 @@ describe('fake PVE API', () => {
     );
     await pve('PUT', '/nodes/pve/qemu/124/config', { agent: '1' });
     expect((await pve('POST', '/nodes/pve/qemu/124/agent/ping')).statusText).toBe('VM 124 is not running');
+    fake.holdAgents();
     await exitStatus((await pve('POST', '/nodes/pve/qemu/124/status/start')).data);
     expect((await pve('POST', '/nodes/pve/qemu/124/agent/ping')).statusText).toBe(
       'QEMU guest agent is not running',
     );
+    fake.releaseAgents();
     await waitFor(
       'the agent',
       async () => (await pve('POST', '/nodes/pve/qemu/124/agent/ping')).status === 200,
@@ -289,11 +293,13 @@ describe('fake PVE API', () => {
         `VM ${vmid} is not running`,
       );
       expect((await write(vmid, { file: '/tmp/x' })).status).toBe(400);
+      fake.holdAgents();
       await power(vmid, 'start');
       expect((await read(vmid, '/etc/hostname')).statusText).toBe('QEMU guest agent is not running');
       expect((await write(vmid, { file: '/tmp/x', content: 'x' })).statusText).toBe(
         'QEMU guest agent is not running',
       );
+      fake.releaseAgents();
       expect(fake.guestFile(vmid, '/tmp/x')).toBeUndefined();
       await backend.delete(String(vmid));
     });
