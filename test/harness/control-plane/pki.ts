@@ -56,11 +56,49 @@ async function signedCert(
   return { cert: join(dir, `${name}.crt`), key };
 }
 
+const CLIENT_EXTENSIONS =
+  'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n';
+
+/** A client certificate (`subject` like `/O=group/CN=user`) signed by the CA in `dir`. */
+export function clientCert(
+  dir: string,
+  name: string,
+  subject: string,
+): Promise<{ cert: string; key: string }> {
+  return signedCert(dir, name, subject, CLIENT_EXTENSIONS);
+}
+
+/** A serving certificate for `ipAddresses` and `dnsNames`, signed by the CA in `dir`. */
+export function servingCert(
+  dir: string,
+  name: string,
+  subject: string,
+  { ipAddresses, dnsNames }: { ipAddresses: string[]; dnsNames: string[] },
+): Promise<{ cert: string; key: string }> {
+  const names = [...ipAddresses.map((ip) => `IP:${ip}`), ...dnsNames.map((dns) => `DNS:${dns}`)];
+  return signedCert(
+    dir,
+    name,
+    subject,
+    [
+      'basicConstraints=CA:FALSE',
+      'keyUsage=digitalSignature,keyEncipherment',
+      'extendedKeyUsage=serverAuth',
+      `subjectAltName=${names.join(',')}`,
+      '',
+    ].join('\n'),
+  );
+}
+
 /**
- * Generates a throw-away CA, the API server's serving certificate (loopback and in-cluster names),
- * a `system:masters` client certificate and the service-account signing key pair.
+ * Generates a throw-away CA, the API server's serving certificate (loopback and in-cluster names,
+ * plus `ipAddresses`: by default the first address of the default service CIDR), a `system:masters`
+ * client certificate and the service-account signing key pair.
  */
-export async function generateControlPlanePki(dir: string): Promise<ControlPlanePki> {
+export async function generateControlPlanePki(
+  dir: string,
+  { ipAddresses = ['127.0.0.1', '10.0.0.1'] }: { ipAddresses?: string[] } = {},
+): Promise<ControlPlanePki> {
   const caKey = await newKey(dir, 'ca.key');
   await openssl(
     dir,
@@ -76,24 +114,17 @@ export async function generateControlPlanePki(dir: string): Promise<ControlPlane
     '-out',
     'ca.crt',
   );
-  const serving = await signedCert(
-    dir,
-    'apiserver',
-    '/CN=kube-apiserver',
-    [
-      'basicConstraints=CA:FALSE',
-      'keyUsage=digitalSignature,keyEncipherment',
-      'extendedKeyUsage=serverAuth',
-      'subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local',
-      '',
-    ].join('\n'),
-  );
-  const admin = await signedCert(
-    dir,
-    'admin',
-    '/O=system:masters/CN=blockhost-admin',
-    'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n',
-  );
+  const serving = await servingCert(dir, 'apiserver', '/CN=kube-apiserver', {
+    ipAddresses,
+    dnsNames: [
+      'localhost',
+      'kubernetes',
+      'kubernetes.default',
+      'kubernetes.default.svc',
+      'kubernetes.default.svc.cluster.local',
+    ],
+  });
+  const admin = await clientCert(dir, 'admin', '/O=system:masters/CN=blockhost-admin');
   const serviceAccountKey = await newKey(dir, 'sa.key');
   await openssl(dir, 'pkey', '-in', 'sa.key', '-pubout', '-out', 'sa.pub');
   return {
