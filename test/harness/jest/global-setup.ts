@@ -17,7 +17,4 @@ export default async function globalSetup(): Promise<void> {
   globalThis.blockhostTestCluster = cluster;
   globalThis.blockhostLibvirtDaemon = libvirtd;
   process.env.KUBECONFIG = cluster.kubeconfigPath;
-  // A green run prints nothing but jest's summary: components log errors only, unless the caller
-  // asks for more (LOG_LEVEL=info npm test). Workers and the processes tests spawn inherit it.
-  process.env.LOG_LEVEL ??= 'error';
 }

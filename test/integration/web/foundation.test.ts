@@ -5,6 +5,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { KubeClient } from '../../../lib/kube/client.js';
+import { createLogger } from '../../../lib/log.js';
 import type { Face } from '../../../web/face.js';
 import { FACES } from '../../../web/faces.js';
 import { CSRF_HEADER } from '../../../web/http/sessions.js';
@@ -61,6 +62,8 @@ async function app(options: WebServerOptions = {}): Promise<FastifyInstance> {
     faces: [...FACES, testFace],
     now: () => now,
     processMetrics: false,
+    // /boom's error is logged by design: only fatal lines, so a green run stays quiet.
+    log: createLogger('web', { level: 'fatal' }),
     // The limits have their own test; the others sign in more often than a person would.
     loginRateLimit: { max: 1000, timeWindowMs: 60_000 },
     ...options,
