@@ -31,6 +31,8 @@ export interface AnvilOptions {
    * blocks is then about twice as fast, but eth_call at old blocks fails.
    */
   recentStatesOnly?: boolean;
+  /** The address to listen on (default loopback); pods on the harness node need the bridge's. */
+  host?: string;
 }
 
 /** The anvil binary from the platform package that @foundry-rs/anvil installs. */
@@ -40,7 +42,7 @@ function anvilBinary(): string {
   return join(dirname(require.resolve(`${pkg}/package.json`)), 'bin', 'anvil');
 }
 
-/** A real EVM node (anvil from npm) on loopback, for tests, the local stack and benchmarks. */
+/** A real EVM node (anvil from npm) on loopback (or a given address), for tests, the local stack and benchmarks. */
 export class Anvil {
   private constructor(
     private readonly process: ManagedProcess,
@@ -49,14 +51,19 @@ export class Anvil {
     readonly chainId: number,
   ) {}
 
-  static async start({ chainId = 31337, blockTime, recentStatesOnly }: AnvilOptions = {}): Promise<Anvil> {
+  static async start({
+    chainId = 31337,
+    blockTime,
+    recentStatesOnly,
+    host = '127.0.0.1',
+  }: AnvilOptions = {}): Promise<Anvil> {
     const port = await freePort();
     const dir = await mkdtemp(join(tmpdir(), 'blockhost-anvil-'));
-    const args = ['--host', '127.0.0.1', '--port', String(port), '--chain-id', String(chainId), '--silent'];
+    const args = ['--host', host, '--port', String(port), '--chain-id', String(chainId), '--silent'];
     if (blockTime !== undefined) args.push('--block-time', String(blockTime));
     if (recentStatesOnly) args.push('--max-persisted-states', '0');
     const process = startProcess('anvil', anvilBinary(), args, join(dir, 'anvil.log'));
-    const rpcUrl = `http://127.0.0.1:${port}`;
+    const rpcUrl = `http://${host}:${port}`;
     const anvil = new Anvil(process, dir, rpcUrl, chainId);
     await waitFor('anvil JSON-RPC', async () => (await anvil.rpc('eth_chainId', [])) !== undefined, {
       timeoutMs: 30_000,

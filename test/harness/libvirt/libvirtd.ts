@@ -5,7 +5,7 @@
 // the harness. A libvirtd that already answers is reused and never stopped.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -19,6 +19,32 @@ const run = promisify(execFile);
 const log = createLogger('libvirt-harness');
 
 export const LIBVIRT_SYSTEM_URI = 'qemu:///system';
+
+/**
+ * The group that may use the read-write socket, as on a Debian host with libvirt-daemon-system.
+ * The controller manager in a pod is uid 10001 with this group's id as a supplemental group
+ * (chart value controller.libvirt.supplementalGroups); root keeps its access.
+ */
+export const LIBVIRT_SOCKET_GROUP = 'libvirt';
+
+/**
+ * Socket access by group instead of polkit (there is no system bus here, and a pod has none):
+ * what the Debian package's libvirtd.conf and polkit rule grant the libvirt group.
+ */
+const LIBVIRTD_CONF = [
+  `unix_sock_group = "${LIBVIRT_SOCKET_GROUP}"`,
+  'unix_sock_rw_perms = "0770"',
+  'unix_sock_ro_perms = "0777"',
+  'auth_unix_rw = "none"',
+  'auth_unix_ro = "none"',
+  '',
+].join('\n');
+
+/** The numeric id of the libvirt socket group (for a pod's supplementalGroups). */
+export async function libvirtSocketGid(): Promise<number> {
+  const { stdout } = await run('getent', ['group', LIBVIRT_SOCKET_GROUP]);
+  return Number(stdout.split(':')[2]);
+}
 
 /** The Debian packages the libvirt tests need, with a file each installs (for non-dpkg systems). */
 export const LIBVIRT_PACKAGES: Record<string, string> = {
@@ -110,6 +136,10 @@ async function prepareSystem(): Promise<void> {
       'libvirt-qemu',
     ]);
   }
+  if (!(await hasGroup(LIBVIRT_SOCKET_GROUP))) {
+    log.info({ group: LIBVIRT_SOCKET_GROUP }, 'creating system group');
+    await run('groupadd', ['--system', LIBVIRT_SOCKET_GROUP]);
+  }
   for (const dir of ['/var/log/libvirt', '/var/log/libvirt/qemu', '/run/libvirt', '/var/lib/libvirt']) {
     await mkdir(dir, { recursive: true });
   }
@@ -177,10 +207,12 @@ export class LibvirtDaemon {
       // never reaps them, and libvirtd then waits on zombies (virsh define hung for the QEMU
       // capabilities probe). tini as a child subreaper (-s) reaps them; -p forwards a SIGTERM to
       // libvirtd should the harness die.
+      const config = join(dir, 'libvirtd.conf');
+      await writeFile(config, LIBVIRTD_CONF);
       const libvirtd = startProcess(
         'libvirtd',
         '/usr/bin/tini',
-        ['-s', '-p', 'SIGTERM', '--', '/usr/sbin/libvirtd'],
+        ['-s', '-p', 'SIGTERM', '--', '/usr/sbin/libvirtd', '--config', config],
         join(dir, 'libvirtd.log'),
       );
       processes.push(libvirtd);
