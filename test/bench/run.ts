@@ -9,6 +9,7 @@ import { controlPlaneColdBuild, controlPlaneWarmStart } from './control-plane.js
 import { libvirtGuestBoot } from './libvirt-boot.js';
 import { localStackReady } from './local-stack-ready.js';
 import { lifecycleRss2000, purchases500OneBlock, purchaseToActive } from './lifecycle.js';
+import { nodeColdBuild, nodeWarmStart } from './node.js';
 import { reconcileThroughput } from './reconcile-throughput.js';
 import { guestImageBuild, pamModuleTime, walletLoginCallback } from './wallet-login.js';
 
@@ -28,6 +29,8 @@ const burst = () => withCluster(purchases500OneBlock);
 const benchmarks: Record<string, () => Promise<void>> = {
   'control-plane-cold-build': controlPlaneColdBuild,
   'control-plane-warm-start': () => controlPlaneWarmStart(),
+  'node-cold-build': nodeColdBuild,
+  'node-warm-start': () => nodeWarmStart(),
   'reconcile-throughput': () => withCluster(reconcileThroughput),
   'chain-backfill': () => withCluster(backfillRate),
   'chain-empty-scan': () => withCluster(emptyScanRate),

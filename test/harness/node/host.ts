@@ -5,8 +5,9 @@
 // that crashed undoes that run first. Only what names the recorded work directory (processes,
 // mounts), the recorded bridge, the KUBE-* iptables chains and the kubepods cgroups is touched.
 import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, rm, rmdir, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { createLogger } from '../../../lib/log.js';
@@ -40,9 +41,10 @@ const SYSCTLS = [
 ];
 
 /**
- * Host paths kubelet, containerd and the CNI plugins use whatever their root, state and log
- * directories are set to (device plugins, CNI result cache, shim sockets, log symlinks). Children
- * first: a parent that existed before may still get a child to remove.
+ * Host directories kubelet, containerd and the CNI plugins use whatever their root, state and log
+ * directories are set to (device plugins, CNI result cache, shim sockets, log symlinks). Another
+ * containerd (test/harness/containerd) may share /run/containerd, so only our own files are removed
+ * from them, and those that did not exist before only if empty. Children first.
  */
 const HOST_PATHS = [
   '/var/lib/kubelet/device-plugins',
@@ -63,6 +65,8 @@ export interface HostState {
   /** Every process of the node names it on its command line; every mount of the node is under it. */
   workDir: string;
   bridge: string;
+  /** The CNI network's name, which prefixes its entries in the CNI result cache. */
+  cniNetwork: string;
   /** Values before the start, by sysctl name (those this kernel has). */
   sysctls: Record<string, string>;
   /** nftables tables (`family name`) that existed before the start. */
@@ -153,8 +157,12 @@ async function nftTables(): Promise<string[]> {
     .filter(Boolean);
 }
 
-/** Snapshots the host and records it (with the work dir and bridge to come) before any change. */
-export async function recordHostState(workDir: string, bridge: string): Promise<HostState> {
+/** Snapshots the host and records it (with the work dir, bridge and network to come) before any change. */
+export async function recordHostState({
+  workDir,
+  bridge,
+  cniNetwork,
+}: Pick<HostState, 'workDir' | 'bridge' | 'cniNetwork'>): Promise<HostState> {
   const sysctls: Record<string, string> = {};
   for (const name of SYSCTLS) {
     const value = await readFile(sysctlPath(name), 'utf8').catch(() => undefined);
@@ -164,6 +172,7 @@ export async function recordHostState(workDir: string, bridge: string): Promise<
     pid: process.pid,
     workDir,
     bridge,
+    cniNetwork,
     sysctls,
     nftTables: await nftTables(),
     absentPaths: HOST_PATHS.filter((path) => !existsSync(path)),
@@ -172,16 +181,35 @@ export async function recordHostState(workDir: string, bridge: string): Promise<
   return state;
 }
 
-/** PIDs whose command line names `dir` (node processes, containerd shims by their -address). */
-async function processesNaming(dir: string): Promise<number[]> {
-  const pids: number[] = [];
+/** Processes whose command line names `dir` (node processes, containerd shims by their -address). */
+async function processesNaming(dir: string): Promise<{ pid: number; args: string[] }[]> {
+  const found: { pid: number; args: string[] }[] = [];
   for (const entry of await readdir('/proc')) {
     const pid = Number(entry);
     if (!Number.isInteger(pid) || pid === process.pid) continue;
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline.split('\0').some((arg) => arg === dir || arg.includes(`${dir}/`))) pids.push(pid);
+    const args = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    if (args.some((arg) => arg === dir || arg.includes(`${dir}/`))) found.push({ pid, args });
   }
-  return pids;
+  return found;
+}
+
+/**
+ * The socket a containerd 1.6 shim listens on, which it leaves behind when killed: always under
+ * /run/containerd/s, named by the hash of its containerd's address, namespace and container id.
+ */
+function shimSocket(args: string[]): string | undefined {
+  const flag = (name: string) => {
+    const at = args.indexOf(name);
+    return at < 0 ? undefined : args[at + 1];
+  };
+  const [address, namespace, id] = [flag('-address'), flag('-namespace'), flag('-id')];
+  if (!args[0]?.includes('containerd-shim') || !address || !namespace || !id) return undefined;
+  return join(
+    '/run/containerd/s',
+    createHash('sha256')
+      .update(join(address, namespace, id))
+      .digest('hex'),
+  );
 }
 
 /** kubelet's cgroupfs hierarchies (`kubepods` under each cgroup v1 controller, or the v2 root). */
@@ -326,7 +354,12 @@ export async function undoHost(state: HostState, kubeProxy: string): Promise<voi
   };
   // Containers first, so that their shims reap them; then the shims and every other process of ours.
   await step('kill container processes', async () => killAll(await containerProcesses()));
-  await step('kill node processes', async () => killAll(await processesNaming(state.workDir)));
+  const shimSockets: string[] = [];
+  await step('kill node processes', async () => {
+    const processes = await processesNaming(state.workDir);
+    shimSockets.push(...processes.flatMap(({ args }) => shimSocket(args) ?? []));
+    await killAll(processes.map(({ pid }) => pid));
+  });
   await step('unmount', async () => {
     const mounts = await mountsUnder(state.workDir);
     if (mounts.length > 0) await run('umount', ['--lazy', ...mounts]);
@@ -355,8 +388,22 @@ export async function undoHost(state: HostState, kubeProxy: string): Promise<voi
     for (const table of await emptyNftTables())
       if (!state.nftTables.includes(table)) await run('nft', ['delete', 'table', ...table.split(' ')]);
   });
-  await step('remove host paths', async () => {
-    for (const path of state.absentPaths) await rm(path, { recursive: true, force: true });
+  await step('remove our files from host paths', async () => {
+    for (const socket of shimSockets) await rm(socket, { force: true });
+    // Only a kubelet uses it, and the lock allows one per machine.
+    await rm('/var/lib/kubelet/device-plugins', { recursive: true, force: true });
+    // <network>-<sandbox id>-<interface>, for our network and containerd's loopback one.
+    const results = '/var/lib/cni/results';
+    const ours = (await readdir(results).catch(() => [])).filter((name) =>
+      name.startsWith(`${state.cniNetwork}-`),
+    );
+    const loopbacks = ours.map((name) => `cni-loopback-${name.split('-').at(-2)}-lo`);
+    for (const name of [...ours, ...loopbacks]) await rm(join(results, name), { force: true });
+    for (const name of await readdir('/var/log/containers').catch(() => [])) {
+      const target = await readlink(join('/var/log/containers', name)).catch(() => '');
+      if (target.startsWith(`${state.workDir}/`)) await rm(join('/var/log/containers', name));
+    }
+    for (const path of state.absentPaths) await rmdir(path).catch(() => undefined); // in use by another
   });
   await step(`remove ${state.workDir}`, async () => {
     // Never recurse into a mount (a container's rootfs, a volume) that survived the unmount.

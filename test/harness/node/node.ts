@@ -38,6 +38,7 @@ export const NODE_BRIDGE = 'bh-node0';
 export const NODE_IP = '10.88.0.1';
 const POD_CIDR = '10.88.0.0/16';
 const SERVICE_CIDR = '10.96.0.0/16';
+const CNI_NETWORK = 'blockhost-node';
 /**
  * Fixed, since the node's configs name them and the lock allows one node per machine; below 32768,
  * so that freePort() (the kernel's ephemeral range) never hands one out to another test.
@@ -121,7 +122,8 @@ export class LocalNodeCluster {
         await undoHost(leftover, binaries.kubeProxy);
       }
       const workDir = await mkdtemp(join(tmpdir(), WORK_DIR_PREFIX));
-      node = new LocalNodeCluster(workDir, binaries, await recordHostState(workDir, NODE_BRIDGE), ownLock);
+      const state = await recordHostState({ workDir, bridge: NODE_BRIDGE, cniNetwork: CNI_NETWORK });
+      node = new LocalNodeCluster(workDir, binaries, state, ownLock);
     } catch (error) {
       await ownLock?.release();
       throw error;
@@ -219,7 +221,7 @@ export class LocalNodeCluster {
       join(cniConfDir, '10-blockhost-node.conflist'),
       JSON.stringify({
         cniVersion: '1.0.0',
-        name: 'blockhost-node',
+        name: CNI_NETWORK,
         plugins: [
           {
             type: 'bridge',

@@ -8,8 +8,10 @@
 // a stop and the checks that follow it.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
   ensureControlPlaneBinaries,
@@ -28,7 +30,8 @@ const START_MS = 120_000;
 
 /** What the node changes on the host and must put back. */
 const SYSCTLS = ['net/ipv4/ip_forward', 'vm/overcommit_memory', 'kernel/panic', 'kernel/panic_on_oops'];
-const HOST_PATHS = ['/var/lib/kubelet', '/var/lib/cni', '/run/containerd', '/var/log/containers'];
+/** Only a kubelet and the CRI use these (another test's containerd may share /run/containerd: see shimSockets). */
+const HOST_PATHS = ['/var/lib/kubelet', '/var/lib/cni', '/var/log/containers'];
 
 interface HostSnapshot {
   sysctls: Record<string, string>;
@@ -63,6 +66,17 @@ async function nodeProcesses(workDir: string): Promise<string[]> {
     .map(({ pid, args }) => `${pid} ${args.join(' ')}`);
 }
 
+/** The sockets a node's shims serve on (containerd 1.6: /run/containerd/s/sha256(address/namespace/id)). */
+async function shimSockets(workDir: string): Promise<string[]> {
+  return (await commandLines())
+    .filter(({ args }) => args[0]?.includes('containerd-shim') && args.some((a) => a.includes(workDir)))
+    .map(({ args }) => {
+      const flag = (name: string) => args[args.indexOf(name) + 1]!;
+      const hash = createHash('sha256').update(join(flag('-address'), flag('-namespace'), flag('-id')));
+      return `/run/containerd/s/${hash.digest('hex')}`;
+    });
+}
+
 async function mountsUnder(workDir: string): Promise<string[]> {
   const mountinfo = await readFile('/proc/self/mountinfo', 'utf8');
   return mountinfo
@@ -85,8 +99,9 @@ async function kubepodsCgroups(): Promise<string[]> {
   return controllers.map((c) => `/sys/fs/cgroup/${c}/kubepods`).filter((dir) => existsSync(dir));
 }
 
-/** The host is as `before`, and nothing of the nodes that used `workDirs` is left. */
-async function expectNothingLeft(workDirs: string[], before: HostSnapshot): Promise<void> {
+/** The host is as `before`, and nothing of the nodes that used `workDirs` (and `sockets`) is left. */
+async function expectNothingLeft(workDirs: string[], sockets: string[], before: HostSnapshot): Promise<void> {
+  expect(sockets.filter((socket) => existsSync(socket))).toEqual([]);
   for (const workDir of workDirs) {
     expect(await nodeProcesses(workDir)).toEqual([]);
     expect(await mountsUnder(workDir)).toEqual([]);
@@ -242,9 +257,10 @@ describe('a real node', () => {
   });
 
   test('stop() leaves the host as it was', async () => {
-    expect(await nodeProcesses(node.workDir)).not.toEqual([]);
+    const sockets = await shimSockets(node.workDir);
+    expect(sockets.filter((socket) => existsSync(socket))).not.toEqual([]);
     await node.stop();
-    await expectNothingLeft([node.workDir], before);
+    await expectNothingLeft([node.workDir], sockets, before);
   }, 60_000);
 });
 
@@ -266,6 +282,8 @@ describe('a node killed mid-run', () => {
       expect(await mountsUnder(crashed.workDir)).not.toEqual([]);
       expect(existsSync(`/sys/class/net/${NODE_BRIDGE}`)).toBe(true);
       expect(await kubeChainLines()).not.toEqual([]);
+      const sockets = await shimSockets(crashed.workDir);
+      expect(sockets).not.toEqual([]);
 
       const next = await LocalNodeCluster.start({ lock });
       try {
@@ -274,7 +292,7 @@ describe('a node killed mid-run', () => {
       } finally {
         await next.stop();
       }
-      await expectNothingLeft([crashed.workDir, next.workDir], before);
+      await expectNothingLeft([crashed.workDir, next.workDir], sockets, before);
     },
     3 * START_MS,
   );
