@@ -33,6 +33,8 @@ export interface ControlPlanePorts {
 export interface ControlPlaneOptions {
   /** Where its data, certificates and logs go (default: a new directory under the system tmpdir); stop() removes it. */
   dir?: string;
+  /** Where its processes' logs go instead (default: `dir`), to outlive stop(). */
+  logDir?: string;
   /** The address the API server binds to and advertises (default 127.0.0.1). */
   address?: string;
   /** Fixed ports (default: free ones the kernel picks). */
@@ -76,6 +78,7 @@ export class LocalControlPlane {
     private readonly address: string,
     private readonly serviceCidr: string,
     private readonly withNodes: boolean,
+    private readonly logDir: string,
   ) {}
 
   get server(): string {
@@ -90,6 +93,7 @@ export class LocalControlPlane {
   /** Builds (or reuses cached) binaries, generates PKI, starts all three, waits until healthy. */
   static async start({
     dir: givenDir,
+    logDir,
     address = '127.0.0.1',
     ports: givenPorts,
     serviceCidr = '10.0.0.0/24',
@@ -117,6 +121,7 @@ export class LocalControlPlane {
       address,
       serviceCidr,
       withNodes,
+      logDir ?? dir,
     );
     await writeKubeconfig(plane.kubeconfigPath, {
       server: plane.server,
@@ -157,7 +162,7 @@ export class LocalControlPlane {
         '--unsafe-no-fsync=true',
         '--log-level=warn',
       ],
-      join(this.dir, 'etcd.log'),
+      join(this.logDir, 'etcd.log'),
     );
     await waitFor('etcd health', async () => (await fetch(`${client}/health`)).ok, {
       abortIf: () => this.exitedMessage(this.etcd),
@@ -200,7 +205,7 @@ export class LocalControlPlane {
         '--profiling=false',
         '--v=1',
       ],
-      join(this.dir, 'kube-apiserver.log'),
+      join(this.logDir, 'kube-apiserver.log'),
     );
     await waitFor(
       'kube-apiserver /readyz',
@@ -238,7 +243,7 @@ export class LocalControlPlane {
         '--use-service-account-credentials=false',
         '--v=1',
       ],
-      join(this.dir, 'kube-controller-manager.log'),
+      join(this.logDir, 'kube-controller-manager.log'),
     );
     await waitFor(
       'kube-controller-manager /healthz',
@@ -269,7 +274,7 @@ export class LocalControlPlane {
         '--leader-elect=false',
         '--v=1',
       ],
-      join(this.dir, 'kube-scheduler.log'),
+      join(this.logDir, 'kube-scheduler.log'),
     );
     await waitFor(
       'kube-scheduler /healthz',

@@ -334,14 +334,21 @@ async function removeBridge(bridge: string): Promise<void> {
   await run('ip', ['link', 'del', bridge]);
 }
 
+/** The work dir's subdirectory every process of a node logs into. */
+export const LOGS_DIR = 'logs';
+
 /**
  * Undoes everything a node did to the host, whether it stopped or crashed: kills what is left of
  * it (containers, shims, anything naming the work dir), unmounts under the work dir, removes the
  * KUBE-* chains (after `kube-proxy --cleanup`), kubepods cgroups and the bridge, restores the
- * sysctls, drops the empty nftables tables and host paths it created, deletes the work dir and the
- * record. Every step runs; the failures are reported together at the end.
+ * sysctls, drops the empty nftables tables and host paths it created, deletes the work dir (but
+ * its logs when `keepLogs`) and the record. Every step runs; the failures are reported together.
  */
-export async function undoHost(state: HostState, kubeProxy: string): Promise<void> {
+export async function undoHost(
+  state: HostState,
+  kubeProxy: string,
+  { keepLogs = false }: { keepLogs?: boolean } = {},
+): Promise<void> {
   const failures: string[] = [];
   const step = async (what: string, body: () => Promise<unknown>) => {
     const began = Date.now();
@@ -409,7 +416,9 @@ export async function undoHost(state: HostState, kubeProxy: string): Promise<voi
     // Never recurse into a mount (a container's rootfs, a volume) that survived the unmount.
     const left = await mountsUnder(state.workDir);
     if (left.length > 0) throw new Error(`still mounted: ${left.join(', ')}`);
-    await rm(state.workDir, { recursive: true, force: true });
+    if (!keepLogs) return rm(state.workDir, { recursive: true, force: true });
+    for (const entry of await readdir(state.workDir))
+      if (entry !== LOGS_DIR) await rm(join(state.workDir, entry), { recursive: true, force: true });
   });
   if (failures.length > 0)
     throw new Error(

@@ -23,6 +23,7 @@ import {
   readHostState,
   recordHostState,
   undoHost,
+  LOGS_DIR,
   WORK_DIR_PREFIX,
   type HostLock,
   type HostState,
@@ -96,6 +97,10 @@ export class LocalNodeCluster {
     return join(this.workDir, 'control-plane', 'kubeconfig');
   }
 
+  private get logDir(): string {
+    return join(this.workDir, LOGS_DIR);
+  }
+
   private get containerdSocket(): string {
     return join(this.workDir, 'containerd', 'containerd.sock');
   }
@@ -132,9 +137,10 @@ export class LocalNodeCluster {
       await node.bringUp();
     } catch (error) {
       await node
-        .stop()
+        .teardown({ keepLogs: true })
         .catch((stopError: unknown) => log.error({ err: stopError }, 'teardown after a failed start'));
-      throw error;
+      const message = error instanceof Error ? error.message : String(error);
+      throw new Error(`${message} (the node's logs are kept in ${node.logDir})`, { cause: error });
     }
     log.info(
       { ms: Date.now() - began, workDir: node.workDir, kubeconfig: node.kubeconfigPath },
@@ -150,13 +156,14 @@ export class LocalNodeCluster {
       log.info({ ms: Date.now() - began }, what);
       return result;
     };
-    await mkdir(join(this.workDir, 'logs'));
+    await mkdir(this.logDir);
     await step('bridge', () => this.createBridge());
     // The control plane and containerd need nothing from each other.
     await Promise.all([
       step('control plane', async () => {
         this.controlPlane = await LocalControlPlane.start({
           dir: join(this.workDir, 'control-plane'),
+          logDir: this.logDir,
           address: NODE_IP,
           ports: PORTS,
           serviceCidr: SERVICE_CIDR,
@@ -184,7 +191,7 @@ export class LocalNodeCluster {
 
   /** Starts a node process with its log in the work dir. */
   private start(name: string, command: string, args: string[]): ManagedProcess {
-    const started = startProcess(name, command, args, join(this.workDir, 'logs', `${name}.log`));
+    const started = startProcess(name, command, args, join(this.logDir, `${name}.log`));
     this.processes.push(started);
     return started;
   }
@@ -442,13 +449,18 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
    * kubelet goes first: it would restart the containers the teardown kills.
    */
   stop(): Promise<void> {
+    return this.teardown({ keepLogs: false });
+  }
+
+  /** stop(), keeping the logs after a failed start. */
+  private teardown({ keepLogs }: { keepLogs: boolean }): Promise<void> {
     return (this.stopped ??= (async () => {
       const began = Date.now();
       try {
         for (const name of ['kubelet', 'kube-proxy', 'containerd', 'coredns'])
           await this.processes.find((p) => p.name === name)?.stop();
         await this.controlPlane?.stop();
-        await undoHost(this.state, this.binaries.kubeProxy);
+        await undoHost(this.state, this.binaries.kubeProxy, { keepLogs });
       } finally {
         await this.ownLock?.release();
       }
