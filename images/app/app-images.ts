@@ -26,7 +26,7 @@ import {
 /** The registry part of the images' names; nothing is ever pushed to or pulled from it. */
 export const IMAGE_REGISTRY = 'blockhost.local';
 /** Bump when a layer's recipe changes in a way its inputs' hash does not show. */
-const RECIPE_VERSION = 1;
+const RECIPE_VERSION = 2;
 /** Builds kept in the cache (each is two archives of about 100 MB); older ones are removed. */
 const KEEP_BUILDS = 3;
 

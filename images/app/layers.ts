@@ -121,6 +121,8 @@ const BASE_REMOVALS = [
   'usr/share/locale',
   // debootstrap copies the build host's resolver; the runtime mounts the pod's.
   'etc/resolv.conf',
+  // ldconfig's record of the inodes and times it saw: the one file that differs between builds.
+  'var/cache/ldconfig/aux-cache',
 ];
 
 /**

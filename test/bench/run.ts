@@ -3,6 +3,7 @@
  * Pass names to run a subset, e.g. `npm run bench -- reconcile-throughput`.
  */
 import { startTestCluster, type TestCluster } from '../harness/cluster.js';
+import { appImagesBuild } from './app-images.js';
 import { backfillRate, emptyScanRate, eventLatency, mintThroughput } from './chain.js';
 import { chartInstall } from './chart-install.js';
 import { controlPlaneColdBuild, controlPlaneWarmStart } from './control-plane.js';
@@ -48,6 +49,8 @@ const benchmarks: Record<string, () => Promise<void>> = {
   'pam-module-time': () => pamModuleTime(),
   // One run writes guest-image-build-cold, guest-image-build-cached and guest-image-size.
   'guest-image-build': () => guestImageBuild(),
+  // One run writes app-images-build-cold, app-images-build-cached and app-image-size-{controller,web}.
+  'app-images-build': () => appImagesBuild(),
 };
 
 const selected = process.argv.slice(2).filter((arg) => arg !== '--');

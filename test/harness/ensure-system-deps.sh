@@ -4,6 +4,9 @@
 set -euo pipefail
 
 declare -A package_of=([openssl]=openssl [setpriv]=util-linux [flock]=util-linux [curl]=curl)
+# The app images' test runs them in a private containerd (test/harness/containerd). Checked by
+# command, so that another build of containerd and runc (a CI runner's containerd.io) counts too.
+package_of+=([containerd]=containerd [ctr]=containerd [containerd-shim-runc-v2]=containerd [runc]=runc)
 missing=()
 for command in "${!package_of[@]}"; do
   command -v "$command" >/dev/null || missing+=("${package_of[$command]}")

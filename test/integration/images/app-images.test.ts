@@ -1,8 +1,9 @@
 // BlockHost's controller and web images (images/app/), built or found in the cache, checked as OCI
 // layouts by an independent reader (the system tar; every digest recomputed) and then run for real
 // in a private containerd the way the chart runs them: as the image's user 10001, on a read-only
-// root filesystem with a tmpfs /tmp. Every entry point answers --help, the controller image has
-// the libvirt backend's programs, and the web server starts, bundles its pages and serves.
+// root filesystem with a tmpfs /tmp. Every container the chart runs (image and command from
+// `helm template`) answers --help, the controller image has the libvirt backend's programs, and the
+// web server starts, bundles its pages and serves.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -20,6 +21,7 @@ import {
   type ImageName,
 } from '../../../images/app/app-images.js';
 import { startTestCluster, type TestCluster } from '../../harness/cluster.js';
+import { ChartTools } from '../chart/helm.js';
 import { PrivateContainerd } from '../../harness/containerd/containerd.js';
 import { freePort, waitFor } from '../../harness/processes.js';
 
@@ -40,11 +42,11 @@ async function fileDigest(path: string, gunzip = false): Promise<string> {
   return `sha256:${hash.digest('hex')}`;
 }
 
-const ENTRY_POINTS: [ImageName, string][] = [
-  ['controller', '/app/controllers/main.js'],
-  ['controller', '/app/webhooks/main.js'],
-  ['web', '/app/web/main.js'],
-];
+interface ChartContainer {
+  name: string;
+  image: string;
+  command: string[];
+}
 
 describe('the controller and web images', () => {
   let images: AppImages;
@@ -210,10 +212,25 @@ describe('the controller and web images', () => {
       },
     );
 
-    it.each(ENTRY_POINTS)('%s image: node %s --help', async (name, entry) => {
-      const { stdout } = await containerd!.run(ref(name), ['node', entry, '--help']);
-      expect(stdout).toMatch(/^Usage: /);
-    });
+    it('runs every container of the chart from its image: node <entry point> --help', async () => {
+      const tools = await ChartTools.create();
+      const values = { image: { registry: images.registry, tag: images.tag, pullPolicy: 'Never' } };
+      const deployments = (await tools.template(values).finally(() => tools.cleanup())).filter(
+        (o) => o.kind === 'Deployment',
+      );
+      const containers = deployments.flatMap(
+        (d) => (d.spec as { template: { spec: { containers: ChartContainer[] } } }).template.spec.containers,
+      );
+      expect(containers.map((c) => `${c.image} ${c.command.join(' ')}`).sort()).toEqual([
+        `${ref('controller')} node /app/controllers/main.js`,
+        `${ref('controller')} node /app/webhooks/main.js`,
+        `${ref('web')} node /app/web/main.js`,
+      ]);
+      for (const container of containers) {
+        const { stdout } = await containerd!.run(container.image, [...container.command, '--help']);
+        expect([container.name, stdout]).toEqual([container.name, expect.stringMatching(/^Usage: /)]);
+      }
+    }, 120_000);
 
     it('controller image: virsh and genisoimage run, and genisoimage writes a seed ISO to /tmp', async () => {
       expect((await containerd!.run(ref('controller'), ['virsh', '--version'])).stdout.trim()).toMatch(
