@@ -17,7 +17,7 @@ const run = promisify(execFile);
 const sourcesDir = join(dirname(fileURLToPath(import.meta.url)), 'images');
 
 /** Bump when the packing changes in a way the key's other inputs do not show. */
-const FORMAT_VERSION = 1;
+const FORMAT_VERSION = 2;
 
 const RUN_CONFIGS = {
   /** The pod sandbox (containerd's sandbox_image); uid 65535 as upstream's pause image. */
@@ -27,11 +27,14 @@ const RUN_CONFIGS = {
 } satisfies Record<string, RunConfig>;
 export type NodeImageName = keyof typeof RUN_CONFIGS;
 
+/** The registry part of the images' names; nothing is pushed to or pulled from it. */
+const REGISTRY = 'blockhost.local';
+
 export interface NodeImage {
   /** The OCI image layout tarball. */
   tar: string;
-  /** The image's tag (a content hash), the `org.opencontainers.image.ref.name` of its index. */
-  tag: string;
+  /** The name it is imported as, blockhost.local/<name>:<a content hash>. */
+  ref: string;
 }
 
 /** Builds (or finds in the cache next to the control-plane binaries) the image `name`. */
@@ -49,7 +52,8 @@ export async function ensureNodeImage(
     .slice(0, 16);
   const cacheDir = join(dirname(dirname(binaries.kubelet)), 'node-images');
   const tar = join(cacheDir, `${name}-${tag}.tar`);
-  if (existsSync(tar)) return { tar, tag };
+  const ref = `${REGISTRY}/${name}:${tag}`;
+  if (existsSync(tar)) return { tar, ref };
 
   await mkdir(cacheDir, { recursive: true });
   const work = await mkdtemp(join(cacheDir, `.${name}-`));
@@ -79,11 +83,12 @@ export async function ensureNodeImage(
     await writeImageArchive(partial, {
       layers: [layer],
       runConfig,
-      annotations: { 'org.opencontainers.image.ref.name': tag },
+      // containerd's import names the image by the latter; the OCI one is just the tag.
+      annotations: { 'org.opencontainers.image.ref.name': tag, 'io.containerd.image.name': ref },
     });
     // Atomic: a concurrent builder of the same image writes the same bytes.
     await rename(partial, tar);
-    return { tar, tag };
+    return { tar, ref };
   } finally {
     await rm(work, { recursive: true, force: true });
   }

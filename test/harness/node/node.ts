@@ -3,11 +3,18 @@
 // bridge plugin, kubelet, kube-proxy (iptables) and CoreDNS as a host process. Images come from OCI
 // tarballs (importImage), never from a registry: pods use `imagePullPolicy: Never`. Needs root. One
 // node per machine at a time (a machine-wide lock); see host.ts for what it changes on the host and
-// how stop(), or the next start() after a crash, undoes it.
+// how stop(), or the next start() after a crash, undoes it. In a test (as root):
+//
+//   const node = await LocalNodeCluster.start();         // about 6 s warm
+//   const images = await ensureAppImages();              // images/app (or ensureNodeImage() here)
+//   for (const { tar } of Object.values(images.images)) await node.importImage(tar);
+//   const tools = await ChartTools.create(node.kubeconfigPath);   // test/integration/chart/helm.ts
+//   await tools.helm(['install', 'bh', chartDir, '-n', 'blockhost', '--create-namespace', ...images.helmArgs, '--wait']);
+//   await node.stop();                                     // in afterAll
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { KubeClient } from '../../../lib/kube/client.js';
@@ -57,7 +64,6 @@ const PORTS = {
   dnsHealth: 20280,
   dnsReady: 20281,
 };
-const PAUSE_REPOSITORY = 'blockhost.local/pause';
 
 const nodeType = { group: '', version: 'v1', kind: 'Node', plural: 'nodes', namespaced: false };
 interface NodeObject extends KubeObject {
@@ -221,7 +227,6 @@ export class LocalNodeCluster {
       ensureNodeImage('pause', this.binaries),
       mkdir(dir, { recursive: true }),
     ]);
-    const sandboxImage = `${PAUSE_REPOSITORY}:${pause.tag}`;
     // A bridge for all pods (pre-created, see createBridge); no ipMasq: pods talk to this host and
     // to each other, and nothing is left in iptables by the CNI plugins.
     await writeFile(
@@ -260,7 +265,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   path = "${dir}/opt"
 
 [plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "${sandboxImage}"
+  sandbox_image = "${pause.ref}"
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
   enable_selinux = false
@@ -287,8 +292,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
       await this.ctr('version');
       return true;
     });
-    const ref = await this.importImage(pause.tar, PAUSE_REPOSITORY);
-    if (ref !== sandboxImage) throw new Error(`the pause image was imported as ${ref}, not ${sandboxImage}`);
+    const ref = await this.importImage(pause.tar);
+    if (ref !== pause.ref) throw new Error(`the pause image was imported as ${ref}, not ${pause.ref}`);
   }
 
   private ctr(...args: string[]): Promise<string> {
@@ -298,16 +303,15 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   }
 
   /**
-   * Loads an OCI image layout tarball into the node's containerd (`ctr images import`), as
-   * `<repository>:<tag>`, the tag being the index's `org.opencontainers.image.ref.name`. Returns that
-   * reference, for pods with `imagePullPolicy: Never`.
+   * Loads an OCI image layout tarball into the node's containerd (`ctr images import`) and returns
+   * the name it got, for pods with `imagePullPolicy: Never`: the index's `io.containerd.image.name`
+   * annotation (the harness's and images/app's archives have one), else `<repository>:<tag>` with
+   * the tag from `org.opencontainers.image.ref.name`.
    */
-  async importImage(
-    ociTarPath: string,
-    repository = `blockhost.local/${basename(ociTarPath, '.tar')}`,
-  ): Promise<string> {
-    const out = await this.ctr('images', 'import', '--base-name', repository, ociTarPath);
-    // "unpacking blockhost.local/agent:1 (sha256:…)...done"
+  async importImage(ociTarPath: string, repository?: string): Promise<string> {
+    const baseName = repository ? ['--base-name', repository] : [];
+    const out = await this.ctr('images', 'import', ...baseName, ociTarPath);
+    // "unpacking blockhost.local/agent:0123456789abcdef (sha256:…)...done"
     const ref = /^unpacking (\S+) /m.exec(out)?.[1];
     if (!ref) throw new Error(`ctr images import ${ociTarPath} named no image: ${out}`);
     return ref;

@@ -18,7 +18,7 @@ import {
   type ControlPlaneBinaries,
 } from '../../harness/control-plane/binaries.js';
 import { acquireHostLock, type HostLock } from '../../harness/node/host.js';
-import { ensureNodeImage } from '../../harness/node/images.js';
+import { ensureNodeImage, type NodeImage } from '../../harness/node/images.js';
 import { LocalNodeCluster, NODE_BRIDGE } from '../../harness/node/node.js';
 import { waitFor } from '../../harness/processes.js';
 
@@ -188,19 +188,19 @@ const get = async (url: string) => {
 
 let lock: HostLock;
 let binaries: ControlPlaneBinaries;
-let agentTar: string;
+let agentImage: NodeImage;
 let before: HostSnapshot;
 
 beforeAll(async () => {
   lock = await acquireHostLock(LOCK_WAIT_MS);
   binaries = await ensureControlPlaneBinaries();
-  agentTar = (await ensureNodeImage('agent', binaries)).tar;
+  agentImage = await ensureNodeImage('agent', binaries);
   before = await snapshot();
 }, LOCK_WAIT_MS + START_MS);
 
 afterAll(async () => {
   await lock?.release();
-});
+}, 10_000);
 
 describe('a real node', () => {
   let node: LocalNodeCluster;
@@ -210,7 +210,9 @@ describe('a real node', () => {
   beforeAll(async () => {
     node = await LocalNodeCluster.start({ lock });
     kubectl = new Kubectl(binaries, node.kubeconfigPath);
-    agent = await runAgent(kubectl, await node.importImage(agentTar));
+    const ref = await node.importImage(agentImage.tar);
+    expect(ref).toBe(agentImage.ref);
+    agent = await runAgent(kubectl, ref);
   }, START_MS);
 
   afterAll(async () => {
@@ -270,7 +272,10 @@ describe('a node killed mid-run', () => {
     async () => {
       const crashed = await LocalNodeCluster.start({ lock });
       try {
-        await runAgent(new Kubectl(binaries, crashed.kubeconfigPath), await crashed.importImage(agentTar));
+        await runAgent(
+          new Kubectl(binaries, crashed.kubeconfigPath),
+          await crashed.importImage(agentImage.tar),
+        );
       } finally {
         await crashed.crash();
       }
