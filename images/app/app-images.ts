@@ -293,7 +293,8 @@ async function ensureLayer(
   }
 }
 
-const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+/** Bytes as MiB for progress lines. */
+export const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 /** Removes all but the newest KEEP_BUILDS builds, and the layers none of those uses. */
 async function prune(cache: string): Promise<void> {

@@ -3,7 +3,7 @@
  * where they are. `--help` lists the options.
  */
 import { parseArgs } from 'node:util';
-import { ensureAppImages, IMAGE_NAMES } from './app-images.js';
+import { ensureAppImages, IMAGE_NAMES, mib } from './app-images.js';
 
 const usage = `Usage: tsx images/app/main.ts [options]
 
@@ -35,7 +35,6 @@ if (values.help) {
   console.log(usage);
   process.exit(0);
 }
-const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 try {
   const images = await ensureAppImages();
   if (values.json) console.log(JSON.stringify(images, null, 2));

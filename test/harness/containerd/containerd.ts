@@ -137,10 +137,15 @@ export class PrivateContainerd {
     });
   }
 
-  /** Imports an image archive; returns the names it was stored under. */
-  async importImage(tar: string): Promise<string[]> {
-    const { stdout } = await this.ctr(['images', 'import', tar], 300_000);
-    return [...stdout.matchAll(/^unpacking (\S+) \(/gm)].map((m) => m[1]!);
+  /** Imports an image archive (named by its own annotations). */
+  async importImage(tar: string): Promise<void> {
+    await this.ctr(['images', 'import', tar], 300_000);
+  }
+
+  /** Names of the images this containerd holds. */
+  async images(): Promise<string[]> {
+    const { stdout } = await this.ctr(['images', 'ls', '--quiet']);
+    return stdout.split('\n').filter(Boolean).sort();
   }
 
   private runArgs(id: string, options: RunOptions): string[] {
@@ -243,9 +248,11 @@ export class PrivateContainerd {
       .reverse();
     for (const mountpoint of mounts) await run('umount', ['-l', mountpoint]);
     await rm(this.dir, { recursive: true, force: true });
-    // runc removes each container's cgroup; the parent is ours, in every hierarchy.
-    for (const hierarchy of await readdir('/sys/fs/cgroup')) {
-      const parent = join('/sys/fs/cgroup', hierarchy, this.cgroupParent);
+    // runc removes each container's cgroup; the parent is ours, in the unified hierarchy (cgroup v2)
+    // or in every v1 one.
+    const hierarchies = (await readdir('/sys/fs/cgroup')).map((h) => join('/sys/fs/cgroup', h));
+    for (const hierarchy of ['/sys/fs/cgroup', ...hierarchies]) {
+      const parent = join(hierarchy, this.cgroupParent);
       if (existsSync(parent)) await rmdir(parent);
     }
     for (const dir of this.createdRunDirs) await rmdir(dir).catch(() => undefined); // another containerd may use it now

@@ -183,8 +183,8 @@ describe('the controller and web images', () => {
     }, 60_000);
 
     it('imports both archives under their full names', async () => {
-      for (const name of IMAGE_NAMES)
-        expect(await containerd!.importImage(images.images[name].tar)).toEqual([ref(name)]);
+      for (const name of IMAGE_NAMES) await containerd!.importImage(images.images[name].tar);
+      expect(await containerd!.images()).toEqual(IMAGE_NAMES.map(ref).sort());
     }, 300_000);
 
     it.each(IMAGE_NAMES)(
