@@ -2,8 +2,9 @@
 // A node takes a machine-wide lock (its bridge, addresses, ports, iptables chain names, kubepods
 // cgroups and the kernel sysctls are all global), records the host's state in a fixed directory
 // before it changes anything, and undoes it all at stop(); a start() that finds the record of a run
-// that crashed undoes that run first. Only what names the recorded work directory (processes,
-// mounts), the recorded bridge, the KUBE-* iptables chains and the kubepods cgroups is touched.
+// that crashed undoes that run first. Besides the recorded sysctls and new empty nftables tables,
+// only what names the recorded work directory (processes, mounts, files in shared host directories),
+// the recorded bridge, the KUBE-* iptables chains and the kubepods cgroups is touched.
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -104,6 +105,8 @@ export async function acquireHostLock(timeoutMs: number): Promise<HostLock> {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const locked = new Promise<boolean>((resolve) => {
     child.stdout.once('data', () => resolve(true));
     void exited.then(() => resolve(false));
@@ -117,6 +120,7 @@ export async function acquireHostLock(timeoutMs: number): Promise<HostLock> {
   clearTimeout(waiting);
   if (!got) {
     const owner = await readFile(OWNER_PATH, 'utf8').catch(() => 'unknown');
+    if (stderr) throw new Error(`flock ${LOCK_PATH}: ${stderr.trim()}`);
     throw new Error(
       `timed out after ${seconds} s waiting for the machine-wide node lock ${LOCK_PATH} (held by PID ${owner.trim()})`,
     );
@@ -264,7 +268,7 @@ async function killAll(pids: number[]): Promise<void> {
 }
 
 /** Mount points under `dir`, deepest first. */
-export async function mountsUnder(dir: string): Promise<string[]> {
+async function mountsUnder(dir: string): Promise<string[]> {
   const mountinfo = await readFile('/proc/self/mountinfo', 'utf8');
   const decode = (path: string) =>
     path.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
@@ -284,10 +288,7 @@ function iptablesRules(save: string): { chain: string; rule: string }[] {
 }
 
 /** The KUBE-* chains (kube-proxy's and kubelet's) in `table`, and the rules elsewhere that jump to them. */
-export async function kubeChains(
-  iptables: string,
-  table: string,
-): Promise<{ chains: string[]; jumps: string[] }> {
+async function kubeChains(iptables: string, table: string): Promise<{ chains: string[]; jumps: string[] }> {
   const save = await run(`${iptables}-save`, ['-t', table]).catch(() => '');
   const chains = [...save.matchAll(/^:(KUBE-[A-Z0-9-]+)/gm)].map((m) => m[1]!);
   const jumps = iptablesRules(save)
@@ -368,8 +369,9 @@ export async function undoHost(
     await killAll(processes.map(({ pid }) => pid));
   });
   await step('unmount', async () => {
-    const mounts = await mountsUnder(state.workDir);
-    if (mounts.length > 0) await run('umount', ['--lazy', ...mounts]);
+    // One at a time: a mount listed twice (propagation) is gone the second time; the check is below.
+    for (const mount of await mountsUnder(state.workDir))
+      await run('umount', ['--lazy', mount]).catch(() => undefined);
   });
   await step('kube-proxy --cleanup', () => run(kubeProxy, ['--cleanup', '--v=0']));
   await step('remove KUBE-* iptables chains', removeKubeChains);
