@@ -282,7 +282,7 @@ describe('the controller and web images', () => {
         );
         try {
           await waitFor('the web server in its image', async () => (await fetch(`${url}/healthz`)).ok, {
-            timeoutMs: 30_000,
+            timeoutMs: 60_000,
           }).catch(async (error: unknown) => {
             throw new Error(`${String(error)}\n${await web.logs()}`);
           });
