@@ -40,8 +40,33 @@ const LIBVIRTD_CONF = [
   '',
 ].join('\n');
 
-/** The numeric id of the libvirt socket group (for a pod's supplementalGroups). */
-export async function libvirtSocketGid(): Promise<number> {
+/**
+ * What a pod running as `uid` needs to use the read-write socket: libvirtd names every client by
+ * its user record on the host ("Failed to find user record for uid" otherwise), so this makes a
+ * system user `blockhost` with that uid when the host has none; returns the socket group's id, for
+ * the pod's supplementalGroups.
+ */
+export async function grantPodAccess(uid: number): Promise<number> {
+  const known = await run('getent', ['passwd', String(uid)]).then(
+    () => true,
+    () => false,
+  );
+  if (!known) {
+    log.info({ uid }, 'creating system user blockhost for pods that use libvirtd');
+    await run('useradd', [
+      '--system',
+      '--uid',
+      String(uid),
+      '--no-create-home',
+      '--home-dir',
+      '/nonexistent',
+      '--shell',
+      '/usr/sbin/nologin',
+      '--comment',
+      'BlockHost controller (pods)',
+      'blockhost',
+    ]);
+  }
   const { stdout } = await run('getent', ['group', LIBVIRT_SOCKET_GROUP]);
   return Number(stdout.split(':')[2]);
 }
