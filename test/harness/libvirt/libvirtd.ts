@@ -41,22 +41,29 @@ const LIBVIRTD_CONF = [
 ].join('\n');
 
 /**
- * What a pod running as `uid` needs to use the read-write socket: libvirtd names every client by
- * its user record on the host ("Failed to find user record for uid" otherwise), so this makes a
- * system user `blockhost` with that uid when the host has none; returns the socket group's id, for
- * the pod's supplementalGroups.
+ * What a pod running as `uid`:`gid` needs to use the read-write socket: libvirtd names every client
+ * by its user and group records on the host ("Failed to find user record for uid" otherwise), so
+ * this makes a system group and user `blockhost` with those ids when the host has none; returns the
+ * socket group's id, for the pod's supplementalGroups.
  */
-export async function grantPodAccess(uid: number): Promise<number> {
-  const known = await run('getent', ['passwd', String(uid)]).then(
-    () => true,
-    () => false,
-  );
-  if (!known) {
+export async function grantPodAccess(uid: number, gid = uid): Promise<number> {
+  const known = (database: 'passwd' | 'group', id: number) =>
+    run('getent', [database, String(id)]).then(
+      () => true,
+      () => false,
+    );
+  if (!(await known('group', gid))) {
+    log.info({ gid }, 'creating system group blockhost for pods that use libvirtd');
+    await run('groupadd', ['--system', '--gid', String(gid), 'blockhost']);
+  }
+  if (!(await known('passwd', uid))) {
     log.info({ uid }, 'creating system user blockhost for pods that use libvirtd');
     await run('useradd', [
       '--system',
       '--uid',
       String(uid),
+      '--gid',
+      String(gid),
       '--no-create-home',
       '--home-dir',
       '/nonexistent',
