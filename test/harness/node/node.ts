@@ -70,6 +70,12 @@ interface NodeObject extends KubeObject {
   status?: { conditions?: { type: string; status: string }[] };
 }
 
+/** Like Promise.all, but only once every promise has settled: a failed start tears down nothing still starting. */
+async function allSettled(promises: Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(promises)).find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
 export interface NodeClusterOptions {
   /**
    * The machine-wide lock (acquireHostLock), held by the caller across nodes and kept after stop(),
@@ -124,14 +130,7 @@ export class LocalNodeCluster {
     const ownLock = lock ? undefined : await acquireHostLock(lockTimeoutMs);
     let node: LocalNodeCluster;
     try {
-      const leftover = await readHostState();
-      if (leftover) {
-        log.warn(
-          { workDir: leftover.workDir, pid: leftover.pid },
-          'undoing the leftovers of a node that crashed',
-        );
-        await undoHost(leftover, binaries.kubeProxy);
-      }
+      await LocalNodeCluster.undoLeftovers();
       const workDir = await mkdtemp(join(tmpdir(), WORK_DIR_PREFIX));
       const state = await recordHostState({ workDir, bridge: NODE_BRIDGE, cniNetwork: CNI_NETWORK });
       node = new LocalNodeCluster(workDir, binaries, state, ownLock);
@@ -155,6 +154,20 @@ export class LocalNodeCluster {
     return node;
   }
 
+  /**
+   * Undoes what a node that crashed left on this machine, if anything (start() does it first).
+   * Call with the machine-wide lock held, e.g. before taking a snapshot of the host to compare with.
+   */
+  static async undoLeftovers(): Promise<void> {
+    const leftover = await readHostState();
+    if (!leftover) return;
+    log.warn(
+      { workDir: leftover.workDir, pid: leftover.pid },
+      'undoing the leftovers of a node that crashed',
+    );
+    await undoHost(leftover, (await ensureControlPlaneBinaries()).kubeProxy);
+  }
+
   private async bringUp(): Promise<void> {
     const step = async <T>(what: string, body: () => Promise<T>): Promise<T> => {
       const began = Date.now();
@@ -165,7 +178,7 @@ export class LocalNodeCluster {
     await mkdir(this.logDir);
     await step('bridge', () => this.createBridge());
     // The control plane and containerd need nothing from each other.
-    await Promise.all([
+    await allSettled([
       step('control plane', async () => {
         this.controlPlane = await LocalControlPlane.start({
           dir: join(this.workDir, 'control-plane'),
@@ -180,7 +193,7 @@ export class LocalNodeCluster {
     ]);
     const kubeconfigs = await step('node certificates', () => this.nodeKubeconfigs());
     await step('CoreDNS, kubelet, kube-proxy', () =>
-      Promise.all([
+      allSettled([
         this.startCoreDns(),
         this.startKubelet(kubeconfigs.kubelet),
         this.startKubeProxy(kubeconfigs.kubeProxy),
@@ -252,7 +265,8 @@ export class LocalNodeCluster {
         ],
       }),
     );
-    // containerd 1.6 (Debian's) with everything it keeps in the work dir.
+    // containerd 1.6 (Debian's) with everything it keeps in the work dir, and the snapshotters it
+    // cannot use here off (they only fail to load).
     const config = `version = 2
 root = "${dir}/root"
 state = "${dir}/state"
@@ -266,22 +280,16 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "${pause.ref}"
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  enable_selinux = false
   # Pod network namespaces under the state dir, not /run/netns: teardown finds them with our mounts.
   netns_mounts_under_state_dir = true
   # Lowering oom_score_adj (the sandbox's -998) needs CAP_SYS_RESOURCE, which some VMs withhold
   # from root; runc then fails every sandbox ("can't get final child's PID from pipe: EOF").
   restrict_oom_score_adj = true
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "overlayfs"
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        SystemdCgroup = false
-        Root = "${dir}/runc"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+    runtime_type = "io.containerd.runc.v2"
+    # runc's state, not /run/containerd/runc.
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+      Root = "${dir}/runc"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "${cniConfDir}"

@@ -195,6 +195,8 @@ beforeAll(async () => {
   lock = await acquireHostLock(LOCK_WAIT_MS);
   binaries = await ensureControlPlaneBinaries();
   agentImage = await ensureNodeImage('agent', binaries);
+  // The host as it is without a node: not as a node that crashed in another run left it.
+  await LocalNodeCluster.undoLeftovers();
   before = await snapshot();
 }, LOCK_WAIT_MS + START_MS);
 
