@@ -76,13 +76,19 @@ async function allSettled(promises: Promise<unknown>[]): Promise<void> {
   if (failed) throw failed.reason;
 }
 
+/**
+ * How long start() waits for another node on this machine by default: jest runs two files at a
+ * time, so at most one other file's whole run (the convention of test/harness/kube.ts's lock).
+ */
+export const NODE_LOCK_WAIT_MS = 600_000;
+
 export interface NodeClusterOptions {
   /**
    * The machine-wide lock (acquireHostLock), held by the caller across nodes and kept after stop(),
    * e.g. to check the host once a node is gone. By default start() takes it and stop() releases it.
    */
   lock?: HostLock;
-  /** Without `lock`: how long to wait for another node on this machine to stop (default 10 minutes). */
+  /** Without `lock`: how long to wait for another node on this machine to stop (NODE_LOCK_WAIT_MS). */
   lockTimeoutMs?: number;
 }
 
@@ -122,7 +128,10 @@ export class LocalNodeCluster {
    * the node to be Ready, CoreDNS ready and kube-proxy healthy. A failure stops what was started and
    * names the log file to read.
    */
-  static async start({ lock, lockTimeoutMs = 600_000 }: NodeClusterOptions = {}): Promise<LocalNodeCluster> {
+  static async start({
+    lock,
+    lockTimeoutMs = NODE_LOCK_WAIT_MS,
+  }: NodeClusterOptions = {}): Promise<LocalNodeCluster> {
     if (process.getuid?.() !== 0)
       throw new Error('the harness node needs root (bridge, mounts, cgroups, iptables)');
     const began = Date.now();

@@ -19,13 +19,11 @@ import {
 } from '../../harness/control-plane/binaries.js';
 import { acquireHostLock, type HostLock } from '../../harness/node/host.js';
 import { ensureNodeImage, type NodeImage } from '../../harness/node/images.js';
-import { LocalNodeCluster, NODE_BRIDGE } from '../../harness/node/node.js';
+import { LocalNodeCluster, NODE_BRIDGE, NODE_LOCK_WAIT_MS } from '../../harness/node/node.js';
 import { waitFor } from '../../harness/processes.js';
 
 const run = promisify(execFile);
 
-/** Another file's node may hold the machine for its whole run; ours is well under a minute. */
-const LOCK_WAIT_MS = 300_000;
 const START_MS = 120_000;
 
 /** What the node changes on the host and must put back. */
@@ -192,13 +190,13 @@ let agentImage: NodeImage;
 let before: HostSnapshot;
 
 beforeAll(async () => {
-  lock = await acquireHostLock(LOCK_WAIT_MS);
+  lock = await acquireHostLock(NODE_LOCK_WAIT_MS);
   binaries = await ensureControlPlaneBinaries();
   agentImage = await ensureNodeImage('agent', binaries);
   // The host as it is without a node: not as a node that crashed in another run left it.
   await LocalNodeCluster.undoLeftovers();
   before = await snapshot();
-}, LOCK_WAIT_MS + START_MS);
+}, NODE_LOCK_WAIT_MS + START_MS);
 
 afterAll(async () => {
   await lock?.release();
