@@ -11,6 +11,7 @@ import { libvirtGuestBoot } from './libvirt-boot.js';
 import { localStackReady } from './local-stack-ready.js';
 import { lifecycleRss2000, purchases500OneBlock, purchaseToActive } from './lifecycle.js';
 import { nodeColdBuild, nodeWarmStart } from './node.js';
+import { podsBench } from './pods.js';
 import { reconcileThroughput } from './reconcile-throughput.js';
 import { guestImageBuild, pamModuleTime, walletLoginCallback } from './wallet-login.js';
 
@@ -32,6 +33,8 @@ const benchmarks: Record<string, () => Promise<void>> = {
   'control-plane-warm-start': () => controlPlaneWarmStart(),
   'node-cold-build': nodeColdBuild,
   'node-warm-start': () => nodeWarmStart(),
+  // One run writes pods-helm-install, pods-memory-{controller,webhook,web} and pods-purchase-to-active.
+  'pods-purchase-to-active': () => podsBench(),
   'reconcile-throughput': () => withCluster(reconcileThroughput),
   'chain-backfill': () => withCluster(backfillRate),
   'chain-empty-scan': () => withCluster(emptyScanRate),

@@ -16,12 +16,15 @@ import { apply } from '../../lib/kube/apply.js';
 import { isAlreadyExists } from '../../lib/kube/errors.js';
 import type { KubeObject } from '../../lib/kube/object.js';
 import { coreTypes } from '../../lib/kube/resource-types.js';
+import { KubeClient } from '../../lib/kube/client.js';
 import { anvilPrivateKey } from './chain/anvil.js';
 import { useLocalChain } from './chain/host-config.js';
-import { startLocalChain } from './chain/local-chain.js';
+import { startLocalChain, type LocalChain } from './chain/local-chain.js';
 import { startTestCluster } from './cluster.js';
 import { ensureControlPlaneBinaries } from './control-plane/binaries.js';
-import { startLocalBackend } from './local-stack/backend.js';
+import { startLocalBackend, type LocalBackend } from './local-stack/backend.js';
+import { LocalNodeCluster } from './node/node.js';
+import { NodeRelease, RELEASE } from './node/release.js';
 import { publishHostFacts, readLocalHostFacts } from './local-stack/host-facts.js';
 import { startEntry, waitReady, type StackProcess } from './local-stack/processes.js';
 import { freePort } from './processes.js';
@@ -46,6 +49,10 @@ Options:
   --web-port <port>         web server port (default 8080)
   --health-port <port>      controller manager's /healthz, /readyz, /metrics port (default 8081)
   --use-existing-cluster    use the cluster in $KUBECONFIG instead of starting one
+  --real-node               run BlockHost as an operator does: a real one-node cluster (kubelet,
+                            containerd, CNI; needs root), the container images built here and the
+                            Helm chart installed on it (controller, webhooks and web server in
+                            pods; libvirt backend); the web server answers on a NodePort
   -h, --help                show this help
 
 Ctrl-C stops everything and removes the local cluster's data.`;
@@ -63,11 +70,16 @@ function parseCli() {
         'web-port': { type: 'string', default: '8080' },
         'health-port': { type: 'string', default: '8081' },
         'use-existing-cluster': { type: 'boolean', default: false },
+        'real-node': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h' },
       },
     });
     if (!['auto', 'libvirt', 'kubevirt'].includes(values.backend))
       throw new Error(`--backend must be auto, libvirt or kubevirt, got "${values.backend}"`);
+    if (values['real-node'] && (values.backend === 'kubevirt' || values['use-existing-cluster']))
+      throw new Error(
+        '--real-node runs its own node with the libvirt backend: no --backend kubevirt or --use-existing-cluster',
+      );
     for (const option of ['web-port', 'health-port'] as const) {
       const port = Number(values[option]);
       if (!Number.isInteger(port) || port < 1 || port > 65_535)
@@ -114,73 +126,9 @@ try {
 }
 
 async function run(): Promise<void> {
-  step('starting the Kubernetes control plane (the first run builds it from Go modules: several minutes)');
-  const cluster = await startTestCluster({ useExisting: options['use-existing-cluster'] });
-  cleanups.push(() => cluster.stop());
-  const client = cluster.client();
-  await client.create(coreTypes.namespace, { metadata: { name: NAMESPACE } }).catch((error: unknown) => {
-    if (!isAlreadyExists(error)) throw error;
-  });
-  const kubeconfig = `--kubeconfig=${cluster.kubeconfigPath}`;
-
-  step('starting a local chain (anvil) and deploying the contracts');
-  // No plans at deployment: the Plan object is the truth and the plan controller creates it.
-  const chain = await startLocalChain({ plans: [] });
-  cleanups.push(() => chain.stop());
-  // Like a live chain, blocks keep coming (a purchase is acted on once a block confirms it);
-  // transactions are still mined at once.
-  await chain.anvil.rpc('evm_setIntervalMining', [1]);
-
-  const backend = await startLocalBackend(client, NAMESPACE, options.backend, step);
-  cleanups.push(() => backend.stop());
-
-  step('starting the admission webhooks');
-  const tls = await generateWebhookTls(await mkdtemp(join(tmpdir(), 'blockhost-webhook-tls-')));
-  const webhookPort = await freePort();
-  const webhooks = startEntry('webhooks', 'webhooks/main.ts', [
-    kubeconfig,
-    `--namespace=${NAMESPACE}`,
-    '--host=127.0.0.1',
-    `--port=${webhookPort}`,
-    `--tls-cert-file=${tls.files.cert}`,
-    `--tls-key-file=${tls.files.key}`,
-  ]);
-  processes.push(webhooks);
-  const webhookUrl = `https://127.0.0.1:${webhookPort}`;
-  await waitReady(webhooks, `${webhookUrl}/readyz`, tls.caPem);
-  await registerWebhooks(client, webhookUrl, tls.caPem);
-
-  step('starting the controller manager and the web server');
-  const manager = startEntry('controller manager', 'controllers/main.ts', [
-    kubeconfig,
-    `--leader-election-namespace=${NAMESPACE}`,
-    `--health-port=${options['health-port']}`,
-    '--health-host=127.0.0.1',
-  ]);
-  processes.push(manager);
-  const web = startEntry('web server', 'web/main.ts', [
-    kubeconfig,
-    `--namespace=${NAMESPACE}`,
-    '--host=127.0.0.1',
-    `--port=${options['web-port']}`,
-  ]);
-  processes.push(web);
-  cleanups.push(async () => {
-    await Promise.all(processes.map((p) => p.stop()));
-  });
-  for (const child of processes) {
-    child.child.on('exit', (code) => {
-      if (stopping) return;
-      console.error(`${child.name} exited (${code}); stopping`);
-      void stop(1);
-    });
-  }
-  const webUrl = `http://127.0.0.1:${options['web-port']}`;
-  await Promise.all([
-    waitReady(manager, `http://127.0.0.1:${options['health-port']}/readyz`),
-    waitReady(web, `${webUrl}/readyz`),
-  ]);
-
+  const { client, kubeconfigPath, webUrl, metrics, chain, backend } = options['real-node']
+    ? await startOnRealNode()
+    : await startInProcess();
   // The wizard's one-time code, as first boot makes it on a real host.
   const code = generateCode();
   await apply(client, coreTypes.secret, {
@@ -238,12 +186,114 @@ BlockHost is running (all URLs ready after ${seconds} s).
                     BlockhostSubscriptions ${chain.deployment.subscriptions}
                     AccessCredentialNFT    ${chain.deployment.nft}
                     mock USDC              ${chain.deployment.stablecoin}
-  metrics:          http://127.0.0.1:${options['health-port']}/metrics (controllers), ${webUrl}/metrics (web)
-  kubectl:          export KUBECONFIG=${cluster.kubeconfigPath}
+  metrics:          ${metrics}
+  kubectl:          export KUBECONFIG=${kubeconfigPath}
                     export PATH=${dirname(kubectl)}:$PATH   # kubectl and helm matching this cluster
                     kubectl describe hostconfig host        # setup progress, one condition per step
                     kubectl get blockhost -A                # every BlockHost object
                     kubectl get subscriptions,vms -n ${NAMESPACE} -w
 Press Ctrl-C to stop.
 `);
+}
+
+/** The stack's pieces as run() uses them, whichever way they were started. */
+interface Stack {
+  client: KubeClient;
+  kubeconfigPath: string;
+  webUrl: string;
+  metrics: string;
+  chain: LocalChain;
+  backend: LocalBackend;
+}
+
+/** The control plane and BlockHost's three components as local processes (the default). */
+async function startInProcess(): Promise<Stack> {
+  step('starting the Kubernetes control plane (the first run builds it from Go modules: several minutes)');
+  const cluster = await startTestCluster({ useExisting: options['use-existing-cluster'] });
+  cleanups.push(() => cluster.stop());
+  const client = cluster.client();
+  await client.create(coreTypes.namespace, { metadata: { name: NAMESPACE } }).catch((error: unknown) => {
+    if (!isAlreadyExists(error)) throw error;
+  });
+  const kubeconfig = `--kubeconfig=${cluster.kubeconfigPath}`;
+  const chain = await startChain();
+  const backend = await startLocalBackend(client, NAMESPACE, options.backend, step);
+  cleanups.push(() => backend.stop());
+
+  step('starting the admission webhooks');
+  const tls = await generateWebhookTls(await mkdtemp(join(tmpdir(), 'blockhost-webhook-tls-')));
+  const webhookPort = await freePort();
+  const webhooks = startEntry('webhooks', 'webhooks/main.ts', [
+    kubeconfig,
+    `--namespace=${NAMESPACE}`,
+    '--host=127.0.0.1',
+    `--port=${webhookPort}`,
+    `--tls-cert-file=${tls.files.cert}`,
+    `--tls-key-file=${tls.files.key}`,
+  ]);
+  processes.push(webhooks);
+  const webhookUrl = `https://127.0.0.1:${webhookPort}`;
+  await waitReady(webhooks, `${webhookUrl}/readyz`, tls.caPem);
+  await registerWebhooks(client, webhookUrl, tls.caPem);
+
+  step('starting the controller manager and the web server');
+  const manager = startEntry('controller manager', 'controllers/main.ts', [
+    kubeconfig,
+    `--leader-election-namespace=${NAMESPACE}`,
+    `--health-port=${options['health-port']}`,
+    '--health-host=127.0.0.1',
+  ]);
+  processes.push(manager);
+  const web = startEntry('web server', 'web/main.ts', [
+    kubeconfig,
+    `--namespace=${NAMESPACE}`,
+    '--host=127.0.0.1',
+    `--port=${options['web-port']}`,
+  ]);
+  processes.push(web);
+  cleanups.push(async () => {
+    await Promise.all(processes.map((p) => p.stop()));
+  });
+  for (const child of processes) {
+    child.child.on('exit', (code) => {
+      if (stopping) return;
+      console.error(`${child.name} exited (${code}); stopping`);
+      void stop(1);
+    });
+  }
+  const webUrl = `http://127.0.0.1:${options['web-port']}`;
+  await Promise.all([
+    waitReady(manager, `http://127.0.0.1:${options['health-port']}/readyz`),
+    waitReady(web, `${webUrl}/readyz`),
+  ]);
+  const metrics = `http://127.0.0.1:${options['health-port']}/metrics (controllers), ${webUrl}/metrics (web)`;
+  return { client, kubeconfigPath: cluster.kubeconfigPath, webUrl, metrics, chain, backend };
+}
+
+/** A real one-node cluster with BlockHost's images and chart installed on it (--real-node). */
+async function startOnRealNode(): Promise<Stack> {
+  step('starting a real one-node cluster: control plane, containerd, CoreDNS, kubelet, kube-proxy');
+  const node = await LocalNodeCluster.start({ lockTimeoutMs: 5_000 });
+  cleanups.push(() => node.stop());
+  const client = KubeClient.fromFile(node.kubeconfigPath);
+  // Pods reach the chain at the node's address.
+  const chain = await startChain(node.nodeIp);
+  const backend = await startLocalBackend(client, NAMESPACE, 'libvirt', step);
+  cleanups.push(() => backend.stop());
+  const release = await NodeRelease.install(node, { namespace: NAMESPACE, libvirt: true, progress: step });
+  cleanups.push(() => release.cleanup());
+  const webUrl = await release.webUrl();
+  const metrics = `the pods' /metrics (kubectl port-forward -n ${NAMESPACE} svc/${RELEASE}-controller-metrics 8081)`;
+  return { client, kubeconfigPath: node.kubeconfigPath, webUrl, metrics, chain, backend };
+}
+
+async function startChain(host?: string): Promise<LocalChain> {
+  step('starting a local chain (anvil) and deploying the contracts');
+  // No plans at deployment: the Plan object is the truth and the plan controller creates it.
+  const chain = await startLocalChain({ plans: [], host });
+  cleanups.push(() => chain.stop());
+  // Like a live chain, blocks keep coming (a purchase is acted on once a block confirms it);
+  // transactions are still mined at once.
+  await chain.anvil.rpc('evm_setIntervalMining', [1]);
+  return chain;
 }

@@ -1,0 +1,145 @@
+// BlockHost as an operator installs it, on the harness node: the images built here (images/app)
+// imported into the node's containerd and the chart installed with Helm, each component in its own
+// pod on its own ServiceAccount. Used by the pods tests, `npm run bench` and `npm start --real-node`.
+import { ensureAppImages, IMAGE_NAMES, type AppImages } from '../../../images/app/app-images.js';
+import { APP_UID } from '../../../images/app/layers.js';
+import { ChartTools, chartDir } from '../../integration/chart/helm.js';
+import { eventually } from '../kube.js';
+import { grantPodAccess } from '../libvirt/libvirtd.js';
+import type { LocalNodeCluster } from './node.js';
+
+export const RELEASE = 'blockhost';
+
+export interface ReleasePod {
+  metadata: { name: string; labels?: Record<string, string> };
+  spec: { serviceAccountName?: string };
+  status: { phase?: string; conditions?: { type: string; status: string }[] };
+}
+
+export const podReady = (pod: ReleasePod): boolean =>
+  pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+
+export const componentOf = (pod: ReleasePod): string | undefined =>
+  pod.metadata.labels?.['app.kubernetes.io/component'];
+
+export interface ReleaseOptions {
+  namespace: string;
+  /** Mount the host's libvirtd socket into the controller pod (the libvirt backend). */
+  libvirt?: boolean;
+  /** Called with each step, for progress output. */
+  progress?: (line: string) => void;
+}
+
+export class NodeRelease {
+  /** How long `helm install --wait` took (images already imported): until every pod was Ready. */
+  helmInstallMs = 0;
+
+  private constructor(
+    readonly node: LocalNodeCluster,
+    readonly namespace: string,
+    /** helm and kubectl bound to the node's cluster. */
+    readonly tools: ChartTools,
+    readonly images: AppImages,
+    /** The values file of the install, reused by upgrades. */
+    private readonly valuesFile: string,
+  ) {}
+
+  /** Builds (or reuses) the images, imports them and runs `helm install --wait`. */
+  static async install(
+    node: LocalNodeCluster,
+    { namespace, libvirt = false, progress = () => undefined }: ReleaseOptions,
+  ): Promise<NodeRelease> {
+    const tools = await ChartTools.create(node.kubeconfigPath);
+    progress('building the container images (the first build takes about two minutes)');
+    const images = await ensureAppImages({ progress });
+    progress('importing the images into the node');
+    for (const name of IMAGE_NAMES) await node.importImage(images.images[name].tar);
+    const values = await tools.valuesFile({
+      ...(libvirt && {
+        controller: { libvirt: { enabled: true, supplementalGroups: [await grantPodAccess(APP_UID)] } },
+      }),
+      // The Traefik Ingress is k3s's; here the web server answers on a NodePort.
+      web: { service: { type: 'NodePort' }, ingress: { enabled: false } },
+    });
+    const release = new NodeRelease(node, namespace, tools, images, values);
+    progress('helm install (waits until every pod is Ready)');
+    const began = performance.now();
+    await release.helm('install', ['--create-namespace']);
+    release.helmInstallMs = performance.now() - began;
+    return release;
+  }
+
+  /** `helm upgrade` with the install's values plus `args` (e.g. --set a=b), waiting for the rollout. */
+  upgrade(args: string[]): Promise<string> {
+    return this.helm('upgrade', args);
+  }
+
+  private helm(command: 'install' | 'upgrade', args: string[]): Promise<string> {
+    return this.tools.helm([
+      command,
+      RELEASE,
+      chartDir,
+      '-n',
+      this.namespace,
+      '-f',
+      this.valuesFile,
+      ...this.images.helmArgs,
+      ...args,
+      '--wait',
+      '--timeout',
+      '300s',
+    ]);
+  }
+
+  async uninstall(): Promise<void> {
+    await this.tools.helm(['uninstall', RELEASE, '-n', this.namespace, '--wait']);
+  }
+
+  /** The release's pods, or one component's. */
+  async pods(component?: string): Promise<ReleasePod[]> {
+    const selector = component ? ['-l', `app.kubernetes.io/component=${component}`] : [];
+    const list = JSON.parse(
+      await this.tools.kubectl(['get', 'pods', '-n', this.namespace, ...selector, '-o', 'json']),
+    ) as { items: ReleasePod[] };
+    return list.items;
+  }
+
+  /** Deletes the controller pod at once (no grace period: a crash) and waits for its Ready replacement. */
+  async killControllerPod(): Promise<void> {
+    const [victim] = await this.pods('controller');
+    if (!victim) throw new Error('no controller pod to kill');
+    await this.tools.kubectl([
+      'delete',
+      'pod',
+      victim.metadata.name,
+      '-n',
+      this.namespace,
+      '--grace-period=0',
+      '--force',
+    ]);
+    await eventually(
+      'a new controller pod Ready',
+      async () =>
+        (await this.pods('controller')).some((p) => p.metadata.name !== victim.metadata.name && podReady(p)),
+      120_000,
+    );
+  }
+
+  /** The web server's URL on the node's NodePort. */
+  async webUrl(): Promise<string> {
+    const port = await this.tools.kubectl([
+      'get',
+      'service',
+      `${RELEASE}-web`,
+      '-n',
+      this.namespace,
+      '-o',
+      'jsonpath={.spec.ports[0].nodePort}',
+    ]);
+    return `http://${this.node.nodeIp}:${Number(port)}`;
+  }
+
+  async cleanup(): Promise<void> {
+    await this.tools.cleanup();
+  }
+}

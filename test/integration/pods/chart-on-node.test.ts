@@ -1,0 +1,212 @@
+// BlockHost as an operator runs it: the chart installed with Helm on a real node (kubelet,
+// containerd, runc, CNI) from the images built here, every component in its pod on its own
+// ServiceAccount. The API server calls the webhook through its Service, the web server answers on a
+// NodePort, and a purchase on anvil becomes a running libvirt guest (the controller pod reaches the
+// host's libvirtd through the socket mount) and an NFT that decrypts to its address — also when the
+// controller pod is killed at the create and mint steps, and across a `helm upgrade`.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Hex } from 'viem';
+import { CredentialMinter } from '../../../controllers/chain/credential-minter.js';
+import { IntentStore } from '../../../controllers/chain/intent-store.js';
+import { LibvirtBackend } from '../../../controllers/vm/backends/libvirt/driver.js';
+import { VM_FINALIZER } from '../../../controllers/vm/controller.js';
+import { examplePlan } from '../../../lib/api/v1alpha1/examples.js';
+import {
+  API_VERSION,
+  blockhostTypes,
+  subscriptionResourceName,
+  type Plan,
+  type Subscription,
+  type VM,
+} from '../../../lib/api/v1alpha1/index.js';
+import {
+  decryptConnectionDetails,
+  encryptUserSignature,
+  publicKeyFromPrivateKey,
+  signMessage,
+} from '../../../lib/crypto/index.js';
+import { KubeClient } from '../../../lib/kube/client.js';
+import { coreTypes } from '../../../lib/kube/resource-types.js';
+import { anvilPrivateKey } from '../../harness/chain/anvil.js';
+import { adminCredentialMinted, useLocalChain } from '../../harness/chain/host-config.js';
+import { startLocalChain, type LocalChain } from '../../harness/chain/local-chain.js';
+import { eventually } from '../../harness/kube.js';
+import { LibvirtEnvironment } from '../../harness/libvirt/environment.js';
+import { virsh } from '../../harness/libvirt/libvirtd.js';
+import { LocalNodeCluster } from '../../harness/node/node.js';
+import { componentOf, NodeRelease, podReady, RELEASE } from '../../harness/node/release.js';
+
+/** Random, because libvirt domain names start with the VM's namespace and libvirtd is shared. */
+const NAMESPACE = `bh-pods-${Date.now().toString(36)}`;
+const PLAN = 'pods-plan';
+
+let node: LocalNodeCluster;
+let kube: KubeClient;
+let release: NodeRelease;
+let chain: LocalChain;
+let libvirt: LibvirtEnvironment;
+
+const buyerKey = anvilPrivateKey(4);
+const buyerSignature = signMessage(buyerKey, 'blockhost-access');
+
+const subscriptionOf = (id: bigint) =>
+  kube.get<Subscription>(blockhostTypes.subscription, subscriptionResourceName(id), NAMESPACE);
+const vmOf = (id: bigint) => kube.get<VM>(blockhostTypes.vm, subscriptionResourceName(id), NAMESPACE);
+const exists = (read: Promise<unknown>) =>
+  read.then(
+    () => true,
+    () => false,
+  );
+
+async function buy(): Promise<bigint> {
+  const server = publicKeyFromPrivateKey(anvilPrivateKey(0));
+  const { subscriptionId } = await chain.buy(4, {
+    planId: 1n,
+    days: 30n,
+    userEncrypted: encryptUserSignature(server, buyerSignature) as Hex,
+  });
+  await chain.anvil.mine(1);
+  return subscriptionId;
+}
+
+/** Active, its libvirt domain running, and its NFT's data decrypting to the VM's address. */
+async function expectServed(id: bigint): Promise<void> {
+  await eventually('Active', async () => (await subscriptionOf(id)).status?.phase === 'Active', 300_000);
+  const vm = await vmOf(id);
+  const domain = LibvirtBackend.domainName({ namespace: NAMESPACE, name: vm.metadata.name! });
+  expect((await virsh(libvirt.daemon.uri, ['domstate', domain])).trim()).toBe('running');
+  const tokenId = BigInt((await subscriptionOf(id)).status!.nft!.tokenId!);
+  expect(await chain.readNft<string>('ownerOf', [tokenId])).toBe(chain.wallet(4).account.address);
+  const details = decryptConnectionDetails(
+    buyerSignature,
+    await chain.readNft<Hex>('getUserEncrypted', [tokenId]),
+  );
+  expect(details).toEqual({ hostname: vm.spec.network?.ipv4, port: 22, username: 'admin' });
+}
+
+beforeAll(async () => {
+  node = await LocalNodeCluster.start();
+  kube = KubeClient.fromFile(node.kubeconfigPath);
+  // Pods reach anvil at the node's address; the controller pod reaches libvirtd through its socket.
+  [chain, libvirt] = await Promise.all([
+    startLocalChain({ plans: [], host: node.nodeIp }),
+    LibvirtEnvironment.start({ guestImage: true }),
+  ]);
+  release = await NodeRelease.install(node, { namespace: NAMESPACE, libvirt: true });
+}, 1_200_000);
+
+afterAll(async () => {
+  // The controller removes its VMs' domains while it still runs (VM finalizers).
+  if (kube && chain) {
+    for (const vm of (
+      await kube.list<VM>(blockhostTypes.vm, { namespace: NAMESPACE }).catch(() => ({ items: [] }))
+    ).items)
+      await kube.delete(blockhostTypes.vm, vm.metadata.name!, NAMESPACE).catch(() => undefined);
+  }
+  await libvirt?.stop([NAMESPACE]);
+  await chain?.stop();
+  await release?.cleanup();
+  await node?.stop();
+}, 600_000);
+
+describe('the chart on a real node', () => {
+  it('runs every component Ready, each on its own ServiceAccount', async () => {
+    const all = await release.pods();
+    expect(all.map(componentOf).sort()).toEqual(['controller', 'web', 'webhook']);
+    for (const pod of all) {
+      expect(podReady(pod)).toBe(true);
+      expect(pod.spec.serviceAccountName).toBe(`${RELEASE}-${componentOf(pod)}`);
+    }
+  });
+
+  it('serves the web pod on a NodePort of the node', async () => {
+    const url = await release.webUrl();
+    await eventually(
+      'web /healthz on the NodePort',
+      async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok === true,
+      30_000,
+    );
+  });
+
+  it('has the API server call the webhook pod through its Service', async () => {
+    await useLocalChain(
+      kube,
+      NAMESPACE,
+      chain,
+      { confirmations: 1, pollIntervalSeconds: 1 },
+      {
+        ipv6: { mode: 'none', allocationSize: 64 },
+        backend: { type: 'libvirt', libvirt: libvirt.settings },
+        ipv4Pool: libvirt.ipv4Pool,
+      },
+    );
+    const plan = structuredClone(examplePlan) as Plan;
+    plan.metadata = { name: 'refused-plan' };
+    plan.spec.size.image = 'no-such-image';
+    // Only the webhook knows the HostConfig's images: the refusal is its own words.
+    await expect(kube.create(blockhostTypes.plan, plan)).rejects.toThrow(
+      /admission webhook "validate\.webhooks\.blockhost\.io" denied the request: .*must be one of the images/,
+    );
+  });
+
+  it('turns a purchase into a running libvirt guest and an NFT, from the controller pod', async () => {
+    await kube.create(blockhostTypes.plan, {
+      apiVersion: API_VERSION,
+      kind: 'Plan',
+      metadata: { name: PLAN },
+      spec: { ...examplePlan.spec, size: { cpu: 1, memoryMiB: 1024, diskGiB: 3, image: 'debian' } },
+    } as Plan);
+    await eventually(
+      'plan on chain',
+      async () => (await kube.get<Plan>(blockhostTypes.plan, PLAN)).status?.onChainPlanId === '1',
+      120_000,
+    );
+    await adminCredentialMinted(kube, 120_000);
+    await expectServed(await buy());
+  }, 600_000);
+
+  it('makes exactly one VM and one NFT when the controller pod dies at the create and at the mint step', async () => {
+    const supply = await chain.readNft<bigint>('totalSupply');
+    const domains = (await libvirt.domains(NAMESPACE)).length;
+    const id = await buy();
+    await eventually('the VM object', () => exists(vmOf(id)), 120_000);
+    await release.killControllerPod();
+    const mintIntent = IntentStore.objectName(
+      CredentialMinter.intentKey(chain.anvil.chainId, chain.deployment.nft, id),
+    );
+    await eventually(
+      'the mint intent',
+      () => exists(kube.get(coreTypes.configMap, mintIntent, NAMESPACE)),
+      300_000,
+    );
+    await release.killControllerPod();
+    await expectServed(id);
+    expect(await chain.readNft<bigint>('totalSupply')).toBe(supply + 1n);
+    expect((await libvirt.domains(NAMESPACE)).length).toBe(domains + 1);
+  }, 900_000);
+
+  it('rolls out a helm upgrade without losing a purchase made during the rollout', async () => {
+    const supply = await chain.readNft<bigint>('totalSupply');
+    const [before] = await release.pods('controller');
+    const upgrade = release.upgrade(['--set', 'controller.logLevel=debug']);
+    const id = await buy();
+    await upgrade;
+    const [after] = await release.pods('controller');
+    expect(after?.metadata.name).not.toBe(before?.metadata.name);
+    await expectServed(id);
+    expect(await chain.readNft<bigint>('totalSupply')).toBe(supply + 1n);
+  }, 600_000);
+
+  it('leaves customer VMs running on helm uninstall (CRDs and objects kept)', async () => {
+    const running = await libvirt.domains(NAMESPACE);
+    await release.uninstall();
+    // The Deployments are gone at once; their pods follow through garbage collection.
+    await eventually('no BlockHost pod left', async () => (await release.pods()).length === 0, 120_000);
+    const vms = (await kube.list<VM>(blockhostTypes.vm, { namespace: NAMESPACE })).items;
+    expect(vms.length).toBe(running.length);
+    // Their finalizer stays: deleting one now waits for a controller to remove its backend VM.
+    for (const vm of vms) expect(vm.metadata.finalizers).toContain(VM_FINALIZER);
+    for (const domain of running)
+      expect((await virsh(libvirt.daemon.uri, ['domstate', domain])).trim()).toBe('running');
+  }, 300_000);
+});
