@@ -19,13 +19,13 @@ done
 # jq is what blockhost-host-facts (first boot's host-facts step) reads lsblk's and ip's JSON with;
 # libpam0g-dev links the guest's PAM module (guest/pam-web3) and openssh-client logs into guests
 # with the wallet (test/harness/ssh); fdisk, grub-pc-bin and grub2-common (grub-install) partition the guest image and make it
-# boot through BIOS firmware (images/guest/build-image.sh); containerd, runc, containernetworking-plugins,
-# iptables and nftables (nft drops the empty tables iptables-nft leaves) run the test harness's real
-# Kubernetes node (test/harness/node). Checked by package name.
+# boot through BIOS firmware (images/guest/build-image.sh); containernetworking-plugins, iptables and
+# nftables (nft drops the empty tables iptables-nft leaves) run the test harness's real Kubernetes
+# node (test/harness/node) with the containerd and runc above. Checked by package name.
 if command -v dpkg-query >/dev/null; then
   for package in libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils \
     genisoimage debootstrap e2fsprogs tini chromium xorriso isolinux syslinux-common dosfstools mtools shellcheck iproute2 iputils-ping jq \
-    libpam0g-dev openssh-client fdisk grub-pc-bin grub2-common containerd runc containernetworking-plugins iptables nftables; do
+    libpam0g-dev openssh-client fdisk grub-pc-bin grub2-common containernetworking-plugins iptables nftables; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'ok installed' || missing+=("$package")
   done
 fi
