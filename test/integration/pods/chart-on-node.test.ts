@@ -191,8 +191,15 @@ describe('the chart on a real node', () => {
     const upgrade = release.upgrade(['--set', 'controller.logLevel=debug']);
     const id = await buy();
     await upgrade;
-    const [after] = await release.pods('controller');
-    expect(after?.metadata.name).not.toBe(before?.metadata.name);
+    // The old pod may still be terminating when helm returns: the new one replaces it.
+    await eventually(
+      'only the new controller pod',
+      async () => {
+        const now = await release.pods('controller');
+        return now.length === 1 && now[0]!.metadata.name !== before?.metadata.name && podReady(now[0]!);
+      },
+      120_000,
+    );
     await expectServed(id);
     expect(await chain.readNft<bigint>('totalSupply')).toBe(supply + 1n);
   }, 600_000);
