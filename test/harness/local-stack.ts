@@ -126,7 +126,7 @@ try {
 }
 
 async function run(): Promise<void> {
-  const { client, kubeconfigPath, webUrl, metrics, chain, backend } = options['real-node']
+  const { client, kubeconfigPath, webUrl, hostname, metrics, chain, backend } = options['real-node']
     ? await startOnRealNode()
     : await startInProcess();
   // The wizard's one-time code, as first boot makes it on a real host.
@@ -156,7 +156,7 @@ async function run(): Promise<void> {
         ...backend.spec,
         publicSecret,
         // The web server of this stack, so the guests' login prompts link to its signing page.
-        signup: { hostname: 'localhost', url: `${webUrl}/` },
+        signup: { hostname, url: `${webUrl}/` },
         admin: {
           wallet: addressFromPrivateKey(adminKey),
           signature: signMessage(adminKey, publicSecret),
@@ -201,6 +201,8 @@ interface Stack {
   client: KubeClient;
   kubeconfigPath: string;
   webUrl: string;
+  /** The name customers reach the host by (HostConfig spec.signup.hostname). */
+  hostname: string;
   metrics: string;
   chain: LocalChain;
   backend: LocalBackend;
@@ -267,7 +269,15 @@ async function startInProcess(): Promise<Stack> {
     waitReady(web, `${webUrl}/readyz`),
   ]);
   const metrics = `http://127.0.0.1:${options['health-port']}/metrics (controllers), ${webUrl}/metrics (web)`;
-  return { client, kubeconfigPath: cluster.kubeconfigPath, webUrl, metrics, chain, backend };
+  return {
+    client,
+    kubeconfigPath: cluster.kubeconfigPath,
+    webUrl,
+    hostname: 'localhost',
+    metrics,
+    chain,
+    backend,
+  };
 }
 
 /** A real one-node cluster with BlockHost's images and chart installed on it (--real-node). */
@@ -284,7 +294,15 @@ async function startOnRealNode(): Promise<Stack> {
   cleanups.push(() => release.cleanup());
   const webUrl = await release.webUrl();
   const metrics = `the pods' /metrics (kubectl port-forward -n ${NAMESPACE} svc/${RELEASE}-controller-metrics 8081)`;
-  return { client, kubeconfigPath: node.kubeconfigPath, webUrl, metrics, chain, backend };
+  return {
+    client,
+    kubeconfigPath: node.kubeconfigPath,
+    webUrl,
+    hostname: node.nodeIp,
+    metrics,
+    chain,
+    backend,
+  };
 }
 
 async function startChain(host?: string): Promise<LocalChain> {
