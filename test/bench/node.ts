@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ensureControlPlaneBinaries } from '../harness/control-plane/binaries.js';
 import { LocalControlPlane } from '../harness/control-plane/control-plane.js';
-import { LocalNodeCluster } from '../harness/node/node.js';
+import { acquireHostLock } from '../harness/node/host.js';
+import { LocalNodeCluster, NODE_LOCK_WAIT_MS } from '../harness/node/node.js';
 import { against, fromSamples, writeResult } from './results.js';
 
 /**
@@ -13,15 +14,21 @@ import { against, fromSamples, writeResult } from './results.js';
 export async function nodeWarmStart(runs = 3): Promise<void> {
   const node: number[] = [];
   const plane: number[] = [];
-  for (let i = 0; i < runs; i += 1) {
-    let began = performance.now();
-    const cluster = await LocalNodeCluster.start();
-    node.push((performance.now() - began) / 1000);
-    await cluster.stop();
-    began = performance.now();
-    const alone = await LocalControlPlane.start();
-    plane.push((performance.now() - began) / 1000);
-    await alone.stop();
+  // Held throughout, so that no sample includes waiting for another node on this machine.
+  const lock = await acquireHostLock(NODE_LOCK_WAIT_MS);
+  try {
+    for (let i = 0; i < runs; i += 1) {
+      let began = performance.now();
+      const cluster = await LocalNodeCluster.start({ lock });
+      node.push((performance.now() - began) / 1000);
+      await cluster.stop();
+      began = performance.now();
+      const alone = await LocalControlPlane.start();
+      plane.push((performance.now() - began) / 1000);
+      await alone.stop();
+    }
+  } finally {
+    await lock.release();
   }
   writeResult(
     against(
