@@ -92,9 +92,12 @@ async function kubeChainLines(): Promise<string[]> {
   return lines;
 }
 
+/** kubelet's (cgroupfs driver): under each cgroup v1 controller, or at the v2 root. */
 async function kubepodsCgroups(): Promise<string[]> {
   const controllers = await readdir('/sys/fs/cgroup');
-  return controllers.map((c) => `/sys/fs/cgroup/${c}/kubepods`).filter((dir) => existsSync(dir));
+  return ['/sys/fs/cgroup/kubepods', ...controllers.map((c) => `/sys/fs/cgroup/${c}/kubepods`)].filter(
+    (dir) => existsSync(dir),
+  );
 }
 
 /** The host is as `before`, and nothing of the nodes that used `workDirs` (and `sockets`) is left. */
