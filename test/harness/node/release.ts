@@ -2,6 +2,12 @@
 // imported into the node's containerd and the chart installed with Helm, each component in its own
 // pod on its own ServiceAccount. Used by the pods tests, `npm run bench` and `npm start --real-node`.
 import { ensureAppImages, IMAGE_NAMES, type AppImages } from '../../../images/app/app-images.js';
+import { examplePlan } from '../../../lib/api/v1alpha1/examples.js';
+import { API_VERSION, blockhostTypes, type Plan } from '../../../lib/api/v1alpha1/index.js';
+import type { KubeClient } from '../../../lib/kube/client.js';
+import { adminCredentialMinted, useLocalChain } from '../chain/host-config.js';
+import type { LocalChain } from '../chain/local-chain.js';
+import type { LibvirtEnvironment } from '../libvirt/environment.js';
 import { APP_UID } from '../../../images/app/layers.js';
 import { ChartTools, chartDir } from '../../integration/chart/helm.js';
 import { eventually } from '../kube.js';
@@ -9,6 +15,43 @@ import { grantPodAccess } from '../libvirt/libvirtd.js';
 import type { LocalNodeCluster } from './node.js';
 
 export const RELEASE = 'blockhost';
+
+/**
+ * Sets the host up to sell libvirt guests of the product's image: the HostConfig on `chain` and
+ * `libvirt` (no IPv6: the throw-away bridge routes none) and one plan, until the plan is on chain
+ * and setup minted the admin credential (so NFT counts start after it).
+ */
+export async function openLibvirtShop(
+  kube: KubeClient,
+  namespace: string,
+  chain: LocalChain,
+  libvirt: LibvirtEnvironment,
+  planName: string,
+): Promise<void> {
+  await useLocalChain(
+    kube,
+    namespace,
+    chain,
+    { confirmations: 1, pollIntervalSeconds: 1 },
+    {
+      ipv6: { mode: 'none', allocationSize: 64 },
+      backend: { type: 'libvirt', libvirt: libvirt.settings },
+      ipv4Pool: libvirt.ipv4Pool,
+    },
+  );
+  await kube.create(blockhostTypes.plan, {
+    apiVersion: API_VERSION,
+    kind: 'Plan',
+    metadata: { name: planName },
+    spec: { ...examplePlan.spec, size: { cpu: 1, memoryMiB: 1024, diskGiB: 3, image: 'debian' } },
+  } as Plan);
+  await eventually(
+    'plan on chain',
+    async () => (await kube.get<Plan>(blockhostTypes.plan, planName)).status?.onChainPlanId !== undefined,
+    120_000,
+  );
+  await adminCredentialMinted(kube, 120_000);
+}
 
 export interface ReleasePod {
   metadata: { name: string; labels?: Record<string, string> };

@@ -5,7 +5,6 @@
 // lives in the test process, so it outlives the killed manager as a real Proxmox would.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Hex } from 'viem';
 import { BlockhostSubscriptionsAbi } from '../../../contracts/generated/artifacts.js';
 import { examplePlan } from '../../../lib/api/v1alpha1/examples.js';
 import {
@@ -16,12 +15,13 @@ import {
   type Subscription,
   type VM,
 } from '../../../lib/api/v1alpha1/index.js';
-import { encryptUserSignature, publicKeyFromPrivateKey, signMessage } from '../../../lib/crypto/index.js';
+import { signMessage } from '../../../lib/crypto/index.js';
 import type { KubeClient } from '../../../lib/kube/client.js';
 import type { KubeObject } from '../../../lib/kube/object.js';
 import { coreTypes } from '../../../lib/kube/resource-types.js';
 import { anvilPrivateKey } from '../../harness/chain/anvil.js';
 import { adminCredentialMinted, useLocalChain } from '../../harness/chain/host-config.js';
+import { buyAsCustomer } from '../../harness/chain/purchase.js';
 import { startLocalChain, type LocalChain } from '../../harness/chain/local-chain.js';
 import {
   claimHostConfig,
@@ -78,16 +78,7 @@ describe('crash recovery of the controller manager', () => {
   const vmObjects = async () => (await kube.list<VM>(blockhostTypes.vm, { namespace })).items;
   const backendVms = () => fake.vms().filter((vm) => !vm.template);
   const nft = <T>(functionName: string, args: unknown[] = []) => chain.readNft<T>(functionName, args);
-  const buy = async () => {
-    const server = publicKeyFromPrivateKey(anvilPrivateKey(0));
-    const { subscriptionId } = await chain.buy(4, {
-      planId: 1n,
-      days: 30n,
-      userEncrypted: encryptUserSignature(server, signature) as Hex,
-    });
-    await chain.anvil.mine(1);
-    return subscriptionId;
-  };
+  const buy = () => buyAsCustomer(chain, 4, signature);
 
   beforeAll(async () => {
     kube = testClient();

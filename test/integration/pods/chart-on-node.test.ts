@@ -12,29 +12,23 @@ import { LibvirtBackend } from '../../../controllers/vm/backends/libvirt/driver.
 import { VM_FINALIZER } from '../../../controllers/vm/controller.js';
 import { examplePlan } from '../../../lib/api/v1alpha1/examples.js';
 import {
-  API_VERSION,
   blockhostTypes,
   subscriptionResourceName,
   type Plan,
   type Subscription,
   type VM,
 } from '../../../lib/api/v1alpha1/index.js';
-import {
-  decryptConnectionDetails,
-  encryptUserSignature,
-  publicKeyFromPrivateKey,
-  signMessage,
-} from '../../../lib/crypto/index.js';
+import { decryptConnectionDetails, signMessage } from '../../../lib/crypto/index.js';
 import { KubeClient } from '../../../lib/kube/client.js';
 import { coreTypes } from '../../../lib/kube/resource-types.js';
 import { anvilPrivateKey } from '../../harness/chain/anvil.js';
-import { adminCredentialMinted, useLocalChain } from '../../harness/chain/host-config.js';
+import { buyAsCustomer } from '../../harness/chain/purchase.js';
 import { startLocalChain, type LocalChain } from '../../harness/chain/local-chain.js';
 import { eventually } from '../../harness/kube.js';
 import { LibvirtEnvironment } from '../../harness/libvirt/environment.js';
 import { virsh } from '../../harness/libvirt/libvirtd.js';
 import { LocalNodeCluster } from '../../harness/node/node.js';
-import { componentOf, NodeRelease, podReady, RELEASE } from '../../harness/node/release.js';
+import { componentOf, NodeRelease, openLibvirtShop, podReady, RELEASE } from '../../harness/node/release.js';
 
 /** Random, because libvirt domain names start with the VM's namespace and libvirtd is shared. */
 const NAMESPACE = `bh-pods-${Date.now().toString(36)}`;
@@ -58,16 +52,7 @@ const exists = (read: Promise<unknown>) =>
     () => false,
   );
 
-async function buy(): Promise<bigint> {
-  const server = publicKeyFromPrivateKey(anvilPrivateKey(0));
-  const { subscriptionId } = await chain.buy(4, {
-    planId: 1n,
-    days: 30n,
-    userEncrypted: encryptUserSignature(server, buyerSignature) as Hex,
-  });
-  await chain.anvil.mine(1);
-  return subscriptionId;
-}
+const buy = () => buyAsCustomer(chain, 4, buyerSignature);
 
 /** Active, its libvirt domain running, and its NFT's data decrypting to the VM's address. */
 async function expectServed(id: bigint): Promise<void> {
@@ -129,17 +114,8 @@ describe('the chart on a real node', () => {
   });
 
   it('has the API server call the webhook pod through its Service', async () => {
-    await useLocalChain(
-      kube,
-      NAMESPACE,
-      chain,
-      { confirmations: 1, pollIntervalSeconds: 1 },
-      {
-        ipv6: { mode: 'none', allocationSize: 64 },
-        backend: { type: 'libvirt', libvirt: libvirt.settings },
-        ipv4Pool: libvirt.ipv4Pool,
-      },
-    );
+    // The valid plan passes the webhook pod; a plan naming an unknown image does not.
+    await openLibvirtShop(kube, NAMESPACE, chain, libvirt, PLAN);
     const plan = structuredClone(examplePlan) as Plan;
     plan.metadata = { name: 'refused-plan' };
     plan.spec.size.image = 'no-such-image';
@@ -150,18 +126,6 @@ describe('the chart on a real node', () => {
   });
 
   it('turns a purchase into a running libvirt guest and an NFT, from the controller pod', async () => {
-    await kube.create(blockhostTypes.plan, {
-      apiVersion: API_VERSION,
-      kind: 'Plan',
-      metadata: { name: PLAN },
-      spec: { ...examplePlan.spec, size: { cpu: 1, memoryMiB: 1024, diskGiB: 3, image: 'debian' } },
-    } as Plan);
-    await eventually(
-      'plan on chain',
-      async () => (await kube.get<Plan>(blockhostTypes.plan, PLAN)).status?.onChainPlanId === '1',
-      120_000,
-    );
-    await adminCredentialMinted(kube, 120_000);
     await expectServed(await buy());
   }, 600_000);
 
