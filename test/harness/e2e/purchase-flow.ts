@@ -36,6 +36,7 @@ import { anvilPrivateKey } from '../chain/anvil.js';
 import { adminCredentialMinted, LOCAL_HOSTNAME, useLocalChain } from '../chain/host-config.js';
 import { startLocalChain, type LocalChain } from '../chain/local-chain.js';
 import {
+  CLUSTER_LOCK_WAIT_MS,
   claimHostConfig,
   createTestNamespace,
   deleteNamespace,
@@ -135,58 +136,62 @@ export function describePurchaseFlow(
       await new Promise((resolve) => setTimeout(resolve, 1500));
     };
 
-    beforeAll(async () => {
-      kube = testClient();
-      release = await claimHostConfig(kube);
-      namespace = await createTestNamespace(kube, `flow-${type}`);
-      backend = await start(namespace);
-      for (const secret of backend.secrets?.(namespace) ?? []) await kube.create(coreTypes.secret, secret);
-      chain = await startLocalChain({ plans: [] });
-      if (options.walletLogin) {
-        // The guests' login prompts link to this server's signing page (spec.signup.url).
-        [web, browser] = await Promise.all([
-          startTestWebServer({
-            namespace,
-            faces: [signFace],
-            log: createLogger('flow-web', { level: 'error' }),
-          }),
-          launchBrowser(),
-        ]);
-      }
-      await useLocalChain(
-        kube,
-        namespace,
-        chain,
-        { confirmations: 1, pollIntervalSeconds: 1 },
-        {
-          ipv6: { mode: 'none', allocationSize: 64 },
-          ...(web && { signup: { hostname: LOCAL_HOSTNAME, url: `${web.url}/` } }),
-          ...backend.spec,
-        },
-      );
-      await kube.create(blockhostTypes.plan, {
-        apiVersion: API_VERSION,
-        kind: 'Plan',
-        metadata: { name: planName },
-        spec: { ...examplePlan.spec, size: { ...backend.planSize, image: backend.planImage } },
-      } as Plan);
-      const log = createLogger(`flow-${type}`);
-      manager = new Manager({ client: kube, log, metrics: new RuntimeMetrics({ processMetrics: false }) });
-      registerControllers(manager, {
-        namespace,
-        log,
-        ...(backend.factory && { backendFactories: { [type]: backend.factory } }),
-        vm: { observeIntervalMs: 2_000, transitionPollMs: 1_000, shutdownTimeoutMs: 60_000 },
-      });
-      running = manager.start();
-      await eventually(
-        'plan on chain',
-        async () => (await kube.get<Plan>(blockhostTypes.plan, planName)).status?.onChainPlanId === '1',
-        60_000,
-      );
-      // Setup mints the admin credential (token 0) first; the NFT counts below start after it.
-      await adminCredentialMinted(kube);
-    }, withHostConfigClaimWait(600_000));
+    beforeAll(
+      async () => {
+        kube = testClient();
+        release = await claimHostConfig(kube);
+        namespace = await createTestNamespace(kube, `flow-${type}`);
+        backend = await start(namespace);
+        for (const secret of backend.secrets?.(namespace) ?? []) await kube.create(coreTypes.secret, secret);
+        chain = await startLocalChain({ plans: [] });
+        if (options.walletLogin) {
+          // The guests' login prompts link to this server's signing page (spec.signup.url).
+          [web, browser] = await Promise.all([
+            startTestWebServer({
+              namespace,
+              faces: [signFace],
+              log: createLogger('flow-web', { level: 'error' }),
+            }),
+            launchBrowser(),
+          ]);
+        }
+        await useLocalChain(
+          kube,
+          namespace,
+          chain,
+          { confirmations: 1, pollIntervalSeconds: 1 },
+          {
+            ipv6: { mode: 'none', allocationSize: 64 },
+            ...(web && { signup: { hostname: LOCAL_HOSTNAME, url: `${web.url}/` } }),
+            ...backend.spec,
+          },
+        );
+        await kube.create(blockhostTypes.plan, {
+          apiVersion: API_VERSION,
+          kind: 'Plan',
+          metadata: { name: planName },
+          spec: { ...examplePlan.spec, size: { ...backend.planSize, image: backend.planImage } },
+        } as Plan);
+        const log = createLogger(`flow-${type}`);
+        manager = new Manager({ client: kube, log, metrics: new RuntimeMetrics({ processMetrics: false }) });
+        registerControllers(manager, {
+          namespace,
+          log,
+          ...(backend.factory && { backendFactories: { [type]: backend.factory } }),
+          vm: { observeIntervalMs: 2_000, transitionPollMs: 1_000, shutdownTimeoutMs: 60_000 },
+        });
+        running = manager.start();
+        await eventually(
+          'plan on chain',
+          async () => (await kube.get<Plan>(blockhostTypes.plan, planName)).status?.onChainPlanId === '1',
+          60_000,
+        );
+        // Setup mints the admin credential (token 0) first; the NFT counts below start after it.
+        await adminCredentialMinted(kube);
+      },
+      // The HostConfig lock's wait, a backend's guest lock's (libvirt's real guests), the setup.
+      withHostConfigClaimWait(CLUSTER_LOCK_WAIT_MS + 600_000),
+    );
 
     afterAll(async () => {
       // VMs are finalized (backend VMs removed) while the controllers still run.

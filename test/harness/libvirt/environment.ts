@@ -9,8 +9,10 @@ import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { LibvirtSettings } from '../../../controllers/vm/backends/libvirt/driver.js';
 import type { HostConfigSpec } from '../../../lib/api/v1alpha1/index.js';
+import type { KubeClient } from '../../../lib/kube/client.js';
 import { createLogger } from '../../../lib/log.js';
 import { ensureGuestImage } from '../../../images/guest/guest-image.js';
+import { acquireClusterLock } from '../kube.js';
 import { LibvirtDaemon, virsh } from './libvirtd.js';
 
 const run = promisify(execFile);
@@ -27,6 +29,12 @@ export interface LibvirtEnvironmentOptions {
    * `debian` with direct kernel boot, and as `debian-bios` without, booted by SeaBIOS from its disk.
    */
   guestImage?: boolean;
+  /**
+   * Holds the cluster lock `real-guests` (through this client) while the environment lives. Test
+   * files that boot real guests take turns: two or three guests under TCG beside the other jest
+   * worker starve each other on a 2-CPU machine (an ACPI shutdown then outlasts every timeout).
+   */
+  guestLock?: KubeClient;
 }
 
 export class LibvirtEnvironment {
@@ -39,9 +47,24 @@ export class LibvirtEnvironment {
     /** ipv4Pool for the HostConfig: a /24 whose .1 is the bridge's address. */
     readonly ipv4Pool: HostConfigSpec['ipv4Pool'],
     readonly settings: LibvirtSettings,
+    private readonly releaseGuestLock?: () => Promise<void>,
   ) {}
 
   static async start(options: LibvirtEnvironmentOptions = {}): Promise<LibvirtEnvironment> {
+    const releaseGuestLock =
+      options.guestLock && (await acquireClusterLock(options.guestLock, 'real-guests'));
+    try {
+      return await LibvirtEnvironment.prepare(options, releaseGuestLock);
+    } catch (error) {
+      await releaseGuestLock?.();
+      throw error;
+    }
+  }
+
+  private static async prepare(
+    options: LibvirtEnvironmentOptions,
+    releaseGuestLock: (() => Promise<void>) | undefined,
+  ): Promise<LibvirtEnvironment> {
     // Reuses the run's daemon (jest's global setup starts it), which outlives this environment.
     const daemon = await LibvirtDaemon.start();
     const id = randomBytes(3).toString('hex');
@@ -100,6 +123,7 @@ export class LibvirtEnvironment {
         accelerator: process.env.BLOCKHOST_TEST_ACCELERATOR === 'kvm' ? 'kvm' : 'tcg',
         images,
       },
+      releaseGuestLock,
     );
   }
 
@@ -133,6 +157,7 @@ export class LibvirtEnvironment {
     await virsh(uri, ['pool-undefine', this.pool]).catch(() => undefined);
     await run('ip', ['link', 'del', this.bridge]).catch(() => undefined);
     await rm(this.dir, { recursive: true, force: true });
+    await this.releaseGuestLock?.();
   }
 }
 

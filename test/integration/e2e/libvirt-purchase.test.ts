@@ -8,6 +8,7 @@ import type { VM } from '../../../lib/api/v1alpha1/index.js';
 import { describePurchaseFlow, type BackendPower } from '../../harness/e2e/purchase-flow.js';
 import { LibvirtEnvironment } from '../../harness/libvirt/environment.js';
 import { virsh } from '../../harness/libvirt/libvirtd.js';
+import { testClient } from '../../harness/kube.js';
 
 const POWER: Record<string, BackendPower> = { running: 'running', 'shut off': 'stopped' };
 
@@ -15,7 +16,7 @@ describePurchaseFlow(
   'purchase flow on libvirt with a real guest',
   'libvirt',
   async () => {
-    const env = await LibvirtEnvironment.start({ guestImage: true });
+    const env = await LibvirtEnvironment.start({ guestImage: true, guestLock: testClient() });
     const uri = env.daemon.uri;
     const domain = (vm: VM) =>
       LibvirtBackend.domainName({ namespace: vm.metadata.namespace!, name: vm.metadata.name! });

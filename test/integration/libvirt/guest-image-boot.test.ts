@@ -8,6 +8,7 @@ import type { ObservedVm } from '../../../controllers/vm/backend.js';
 import { LibvirtBackend } from '../../../controllers/vm/backends/libvirt/driver.js';
 import { createLogger } from '../../../lib/log.js';
 import { desiredGuest } from '../../harness/libvirt/desired-guest.js';
+import { CLUSTER_LOCK_WAIT_MS, testClient } from '../../harness/kube.js';
 import { LibvirtEnvironment } from '../../harness/libvirt/environment.js';
 import { virsh } from '../../harness/libvirt/libvirtd.js';
 import { waitFor } from '../../harness/processes.js';
@@ -21,10 +22,13 @@ describe('guest image booted by BIOS firmware on libvirt', () => {
   let env: LibvirtEnvironment;
   let backend: LibvirtBackend;
 
-  beforeAll(async () => {
-    env = await LibvirtEnvironment.start({ guestImage: true });
-    backend = new LibvirtBackend(env.settings, createLogger('guest-image-boot-test', { level: 'warn' }));
-  }, 10 * 60_000);
+  beforeAll(
+    async () => {
+      env = await LibvirtEnvironment.start({ guestImage: true, guestLock: testClient() });
+      backend = new LibvirtBackend(env.settings, createLogger('guest-image-boot-test', { level: 'warn' }));
+    },
+    CLUSTER_LOCK_WAIT_MS + 10 * 60_000,
+  );
 
   afterAll(async () => {
     await env?.stop([NAMESPACE]);

@@ -24,10 +24,10 @@ import { coreTypes } from '../../../lib/kube/resource-types.js';
 import { anvilPrivateKey } from '../../harness/chain/anvil.js';
 import { buyAsCustomer } from '../../harness/chain/purchase.js';
 import { startLocalChain, type LocalChain } from '../../harness/chain/local-chain.js';
-import { eventually } from '../../harness/kube.js';
+import { CLUSTER_LOCK_WAIT_MS, eventually, testClient } from '../../harness/kube.js';
 import { LibvirtEnvironment } from '../../harness/libvirt/environment.js';
 import { virsh } from '../../harness/libvirt/libvirtd.js';
-import { LocalNodeCluster } from '../../harness/node/node.js';
+import { LocalNodeCluster, NODE_LOCK_WAIT_MS } from '../../harness/node/node.js';
 import { componentOf, NodeRelease, openLibvirtShop, podReady, RELEASE } from '../../harness/node/release.js';
 
 /** Random, because libvirt domain names start with the VM's namespace and libvirtd is shared. */
@@ -56,7 +56,7 @@ const buy = () => buyAsCustomer(chain, 4, buyerSignature);
 
 /** Active, its libvirt domain running, and its NFT's data decrypting to the VM's address. */
 async function expectServed(id: bigint): Promise<void> {
-  await eventually('Active', async () => (await subscriptionOf(id)).status?.phase === 'Active', 300_000);
+  await eventually('Active', async () => (await subscriptionOf(id)).status?.phase === 'Active', 480_000);
   const vm = await vmOf(id);
   const domain = LibvirtBackend.domainName({ namespace: NAMESPACE, name: vm.metadata.name! });
   expect((await virsh(libvirt.daemon.uri, ['domstate', domain])).trim()).toBe('running');
@@ -69,16 +69,19 @@ async function expectServed(id: bigint): Promise<void> {
   expect(details).toEqual({ hostname: vm.spec.network?.ipv4, port: 22, username: 'admin' });
 }
 
-beforeAll(async () => {
-  node = await LocalNodeCluster.start();
-  kube = KubeClient.fromFile(node.kubeconfigPath);
-  // Pods reach anvil at the node's address; the controller pod reaches libvirtd through its socket.
-  [chain, libvirt] = await Promise.all([
-    startLocalChain({ plans: [], host: node.nodeIp }),
-    LibvirtEnvironment.start({ guestImage: true }),
-  ]);
-  release = await NodeRelease.install(node, { namespace: NAMESPACE, libvirt: true });
-}, 1_200_000);
+beforeAll(
+  async () => {
+    node = await LocalNodeCluster.start();
+    kube = KubeClient.fromFile(node.kubeconfigPath);
+    // Pods reach anvil at the node's address; the controller pod reaches libvirtd through its socket.
+    [chain, libvirt] = await Promise.all([
+      startLocalChain({ plans: [], host: node.nodeIp }),
+      LibvirtEnvironment.start({ guestImage: true, guestLock: testClient() }),
+    ]);
+    release = await NodeRelease.install(node, { namespace: NAMESPACE, libvirt: true });
+  },
+  NODE_LOCK_WAIT_MS + CLUSTER_LOCK_WAIT_MS + 1_200_000,
+);
 
 afterAll(async () => {
   // The controller removes its VMs' domains while it still runs (VM finalizers).
@@ -141,13 +144,13 @@ describe('the chart on a real node', () => {
     await eventually(
       'the mint intent',
       () => exists(kube.get(coreTypes.configMap, mintIntent, NAMESPACE)),
-      300_000,
+      480_000,
     );
     await release.killControllerPod();
     await expectServed(id);
     expect(await chain.readNft<bigint>('totalSupply')).toBe(supply + 1n);
     expect((await libvirt.domains(NAMESPACE)).length).toBe(domains + 1);
-  }, 900_000);
+  }, 1_200_000);
 
   it('rolls out a helm upgrade without losing a purchase made during the rollout', async () => {
     const supply = await chain.readNft<bigint>('totalSupply');
@@ -166,7 +169,7 @@ describe('the chart on a real node', () => {
     );
     await expectServed(id);
     expect(await chain.readNft<bigint>('totalSupply')).toBe(supply + 1n);
-  }, 600_000);
+  }, 900_000);
 
   it('leaves customer VMs running on helm uninstall (CRDs and objects kept)', async () => {
     const running = await libvirt.domains(NAMESPACE);
