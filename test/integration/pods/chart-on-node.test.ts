@@ -71,13 +71,13 @@ async function expectServed(id: bigint): Promise<void> {
 
 beforeAll(
   async () => {
+    // The guest lock before the node lock: a file waiting for the node (seconds of use) never
+    // waits behind this file's turn for the guests too.
+    libvirt = await LibvirtEnvironment.start({ guestImage: true, guestLock: testClient() });
     node = await LocalNodeCluster.start();
     kube = KubeClient.fromFile(node.kubeconfigPath);
     // Pods reach anvil at the node's address; the controller pod reaches libvirtd through its socket.
-    [chain, libvirt] = await Promise.all([
-      startLocalChain({ plans: [], host: node.nodeIp }),
-      LibvirtEnvironment.start({ guestImage: true, guestLock: testClient() }),
-    ]);
+    chain = await startLocalChain({ plans: [], host: node.nodeIp });
     release = await NodeRelease.install(node, { namespace: NAMESPACE, libvirt: true });
   },
   NODE_LOCK_WAIT_MS + CLUSTER_LOCK_WAIT_MS + 1_200_000,
