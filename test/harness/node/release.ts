@@ -4,7 +4,7 @@
 import { ensureAppImages, IMAGE_NAMES, type AppImages } from '../../../images/app/app-images.js';
 import { examplePlan } from '../../../lib/api/v1alpha1/examples.js';
 import { API_VERSION, blockhostTypes, type Plan } from '../../../lib/api/v1alpha1/index.js';
-import type { KubeClient } from '../../../lib/kube/client.js';
+import { KubeClient } from '../../../lib/kube/client.js';
 import { adminCredentialMinted, useLocalChain } from '../chain/host-config.js';
 import type { LocalChain } from '../chain/local-chain.js';
 import type { LibvirtEnvironment } from '../libvirt/environment.js';
@@ -109,7 +109,30 @@ export class NodeRelease {
     const began = performance.now();
     await release.helm('install', ['--create-namespace']);
     release.helmInstallMs = performance.now() - began;
+    await release.admissionServed(KubeClient.fromFile(node.kubeconfigPath));
     return release;
+  }
+
+  /**
+   * Waits until the API server reaches the webhook pod through its Service: `--wait` returns when
+   * the pod is Ready, but kube-proxy programs the Service up to about a second later, and until
+   * then every write of our kinds is refused (failurePolicy Fail). A dry-run Plan create asks.
+   */
+  private async admissionServed(kube: KubeClient): Promise<void> {
+    const plan = { ...structuredClone(examplePlan), metadata: { name: 'admission-probe' } } as Plan;
+    await eventually(
+      'the webhook answering through its Service',
+      () =>
+        kube.create(blockhostTypes.plan, plan, { dryRun: true }).then(
+          () => true,
+          (error: unknown) => {
+            // Only "not reachable yet" is worth waiting out; a refusal is an answer.
+            if (/failed calling webhook/.test(String(error))) return false;
+            throw error;
+          },
+        ),
+      60_000,
+    );
   }
 
   /** `helm upgrade` with the install's values plus `args` (e.g. --set a=b), waiting for the rollout. */
