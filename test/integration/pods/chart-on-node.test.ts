@@ -155,9 +155,8 @@ describe('the chart on a real node', () => {
   it('rolls out a helm upgrade without losing a purchase made during the rollout', async () => {
     const supply = await chain.readNft<bigint>('totalSupply');
     const [before] = await release.pods('controller');
-    const upgrade = release.upgrade(['--set', 'controller.logLevel=debug']);
-    const id = await buy();
-    await upgrade;
+    // Together, so a failed purchase never leaves the upgrade's rejection unhandled.
+    const [, id] = await Promise.all([release.upgrade(['--set', 'controller.logLevel=debug']), buy()]);
     // The old pod may still be terminating when helm returns: the new one replaces it.
     await eventually(
       'only the new controller pod',
