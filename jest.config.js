@@ -12,6 +12,7 @@ export default {
   testPathIgnorePatterns: ['/node_modules/'],
   globalSetup: '<rootDir>/test/harness/jest/global-setup.mjs',
   globalTeardown: '<rootDir>/test/harness/jest/global-teardown.mjs',
+  testSequencer: '<rootDir>/test/harness/jest/sequencer.mjs',
   testTimeout: 120_000,
   maxWorkers: 2,
 };

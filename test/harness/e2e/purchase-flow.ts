@@ -139,9 +139,11 @@ export function describePurchaseFlow(
     beforeAll(
       async () => {
         kube = testClient();
-        release = await claimHostConfig(kube);
         namespace = await createTestNamespace(kube, `flow-${type}`);
+        // The backend first: libvirt's takes the guest lock, and a file waiting for it must not
+        // hold the HostConfig lock every other HostConfig test waits for meanwhile.
         backend = await start(namespace);
+        release = await claimHostConfig(kube);
         for (const secret of backend.secrets?.(namespace) ?? []) await kube.create(coreTypes.secret, secret);
         chain = await startLocalChain({ plans: [] });
         if (options.walletLogin) {
