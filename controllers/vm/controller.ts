@@ -208,8 +208,15 @@ export function registerVmController(manager: Manager, options: VmControllerOpti
     return { type: 'OwnerSynced', status: 'True', reason: 'Applied', message: `GECOS ${gecos}` };
   }
 
-  /** Brings power in line with runStrategy; returns whether a transition is in flight. */
-  async function syncPower(vm: VM, observed: ObservedVm, backend: VmBackend): Promise<boolean> {
+  /**
+   * Brings power in line with runStrategy: 'acted' when it just asked the backend for a change,
+   * 'transitioning' when one is under way without us, 'settled' otherwise.
+   */
+  async function syncPower(
+    vm: VM,
+    observed: ObservedVm,
+    backend: VmBackend,
+  ): Promise<'acted' | 'transitioning' | 'settled'> {
     const wantRunning = vm.spec.runStrategy === 'Always';
     if (wantRunning && (observed.power === 'Stopped' || observed.power === 'Paused')) {
       const wasRunning = vm.status?.phase === 'Running';
@@ -222,7 +229,7 @@ export function registerVmController(manager: Manager, options: VmControllerOpti
           ? `${observed.id} was stopped behind our back; started it again`
           : `started ${observed.id}`,
       );
-      return true;
+      return 'acted';
     }
     if (!wantRunning && (observed.power === 'Running' || observed.power === 'Stopping')) {
       // Per VM (spec.shutdownGracePeriodSeconds) when set, else the controller default.
@@ -242,16 +249,16 @@ export function registerVmController(manager: Manager, options: VmControllerOpti
             ? `powered off ${observed.id} without a shutdown (shutdownGracePeriodSeconds 0)`
             : `${observed.id} ignored the shutdown request for ${graceMs / 1000} s; powered off`,
         );
-        return true;
+        return 'acted';
       }
       if (since === undefined || observed.power === 'Running') {
         await backend.power(observed.id, 'shutdown');
         if (since === undefined)
           await event(vm, 'Normal', 'ShuttingDown', `asked ${observed.id} to shut down`);
       }
-      return true;
+      return 'acted';
     }
-    return observed.power === 'Starting' || observed.power === 'Stopping';
+    return observed.power === 'Starting' || observed.power === 'Stopping' ? 'transitioning' : 'settled';
   }
 
   function observedStatus(
@@ -270,16 +277,16 @@ export function registerVmController(manager: Manager, options: VmControllerOpti
       ...(vm.spec.network?.ipv6 && { ipv6: vm.spec.network.ipv6 }),
     };
     const ready = wantRunning ? running && observed.guestAgentConnected : !running;
-    const runningCondition: ConditionUpdate =
-      !wantRunning && running
-        ? // Unknown rather than True: entering it stamps lastTransitionTime, which times the shutdown.
-          { type: 'Running', status: 'Unknown', reason: 'ShuttingDown', message: 'shutdown requested' }
-        : {
-            type: 'Running',
-            status: running ? 'True' : 'False',
-            reason: observed.power,
-            message: `${observed.id} is ${observed.power}`,
-          };
+    const shuttingDown = !wantRunning && (running || observed.power === 'Stopping');
+    const runningCondition: ConditionUpdate = shuttingDown
+      ? // Unknown rather than True: entering it stamps lastTransitionTime, which times the shutdown.
+        { type: 'Running', status: 'Unknown', reason: 'ShuttingDown', message: 'shutdown requested' }
+      : {
+          type: 'Running',
+          status: running ? 'True' : 'False',
+          reason: observed.power,
+          message: `${observed.id} is ${observed.power}`,
+        };
     return (s) => {
       const phase = POWER_PHASES[observed.power];
       const next: Status = {
@@ -367,7 +374,11 @@ export function registerVmController(manager: Manager, options: VmControllerOpti
         await event(vm, 'Normal', 'Resized', `${size.cpu} CPU, ${size.memoryMiB} MiB, ${size.diskGiB} GiB`);
       }
     }
-    const transitioning = await syncPower(vm, observed, backend);
+    const power = await syncPower(vm, observed, backend);
+    const transitioning = power !== 'settled';
+    // After a power action the observation taken before it is stale (a VM just started would be
+    // reported Stopped): the status says what the backend says now.
+    if (power === 'acted') observed = (await backend.observe({ ...ref(vm), id: observed.id })) ?? observed;
     let ownerSynced: ConditionUpdate;
     try {
       ownerSynced = await syncGecos(vm, observed, backend);

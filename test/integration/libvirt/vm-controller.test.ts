@@ -177,6 +177,8 @@ describe('VM controller on a real libvirtd', () => {
     expect(await state('web')).toBe('shut off');
     await kube.patch(blockhostTypes.vm, 'web', namespace, { spec: { runStrategy: 'Always' } }, 'merge');
     await eventually('running again', async () => (await state('web')) === 'running', 30_000);
+    // The status follows at once: a VM just started is not reported Stopped.
+    await eventually('VM Running', async () => (await get('web')).status?.phase === 'Running', 10_000);
   }, 90_000);
 
   it('kills with shutdownGracePeriodSeconds 0: powered off at once, no shutdown request', async () => {
