@@ -303,6 +303,14 @@ export const invalidExamples: Record<'HostConfig' | 'Plan' | 'Subscription' | 'V
       '',
     ),
     invalid(
+      'plain http RPC outside loopback',
+      hc,
+      'spec.chain.rpcEndpoints',
+      ['http://127.0.0.1:8545', 'http://rpc.example:8545'],
+      'spec.chain.rpcEndpoints',
+      'plain http:// RPC endpoints are accepted only on loopback',
+    ),
+    invalid(
       'no contracts and no deploy',
       hc,
       'spec.chain.deploy',

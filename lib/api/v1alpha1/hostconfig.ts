@@ -69,6 +69,17 @@ const network = withCel(
   ],
 );
 
+const PLAIN_HTTP_MESSAGE =
+  'plain http:// RPC endpoints are accepted only on loopback (127.0.0.0/8, ::1, localhost): use https://, or set allowPlainHttp for a node on a network you trust';
+
+/**
+ * An http:// URL whose host is loopback (127.0.0.0/8, [::1], localhost). One pattern for CEL (RE2)
+ * and zod, so the apiserver and the webhook accept exactly the same URLs.
+ */
+const LOOPBACK_HTTP = String.raw`^http://(localhost|127(\.[0-9]{1,3}){3}|\[::1\])(:[0-9]{1,5})?([/?#].*)?$`;
+const isPlainHttpOutsideLoopback = (endpoint: string) =>
+  endpoint.startsWith('http://') && !new RegExp(LOOPBACK_HTTP).test(endpoint);
+
 const chain = withCel(
   z.object({
     chainId: chainId.describe('EIP-155 chain id (1 mainnet, 11155111 Sepolia, 31337 anvil).'),
@@ -82,7 +93,23 @@ const chain = withCel(
       .min(0)
       .max(1000)
       .default(12)
-      .describe('Blocks an event must be buried under before it is acted on.'),
+      .describe(
+        'Blocks an event must be buried under before it is acted on; also the depth at which expiry (suspend, destroy) and the admin credential holder (login, payouts) are read.',
+      ),
+    allowPlainHttp: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Accept http:// RPC endpoints on hosts other than loopback. Anyone on the path can read and rewrite plain HTTP answers (expiry, the admin holder), so only for a node on a network you trust.',
+      ),
+    maxBlockTimeAheadSeconds: z
+      .int()
+      .min(1)
+      .max(366 * 86_400)
+      .default(300)
+      .describe(
+        "How far a block's timestamp may be ahead of the host clock and still count as chain time; a later one never moves expiry forward.",
+      ),
     pollIntervalSeconds: z
       .int()
       .min(1)
@@ -131,6 +158,12 @@ const chain = withCel(
       message: 'contracts.subscriptions and contracts.nft are required unless deploy is true',
       fieldPath: '.contracts',
       check: (c) => c.deploy || (c.contracts?.subscriptions !== undefined && c.contracts.nft !== undefined),
+    },
+    {
+      rule: `self.allowPlainHttp || self.rpcEndpoints.all(u, !u.startsWith('http://') || u.matches(r'${LOOPBACK_HTTP}'))`,
+      message: PLAIN_HTTP_MESSAGE,
+      fieldPath: '.rpcEndpoints',
+      check: (c) => c.allowPlainHttp || !c.rpcEndpoints.some(isPlainHttpOutsideLoopback),
     },
     {
       rule: `!self.deploy || has(self.stablecoin) || self.chainId in [${knownUsdcChains.join(', ')}]`,

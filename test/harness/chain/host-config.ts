@@ -38,6 +38,8 @@ export async function useLocalChain(
   host.spec.chain = {
     chainId: chain.anvil.chainId,
     rpcEndpoints: [chain.anvil.rpcUrl],
+    // anvil on the node's own address (pods tests) speaks plain http beyond loopback.
+    allowPlainHttp: !new URL(chain.anvil.rpcUrl).hostname.startsWith('127.'),
     deploy: false,
     contracts: {
       subscriptions: chain.deployment.subscriptions,
