@@ -18,9 +18,10 @@ Options:
   --kubeconfig <path>      kubeconfig file (default: $KUBECONFIG, ~/.kube/config or in-cluster)
   --admin-prefix <path>    admin dashboard path (default /admin)
   --wizard-prefix <path>   setup wizard path (default /setup)
-  --trust-proxy <list>     trust X-Forwarded-* from these proxies: "true" (any), or comma-separated
-                           addresses/CIDRs (default: trust none). Secure cookies need https as seen
-                           by the browser, so set this behind a TLS-terminating ingress.
+  --trust-proxy <list>     comma-separated addresses/CIDRs of the ingress proxies whose
+                           X-Forwarded-* are believed (default: none). Rate limits key on the
+                           right-most X-Forwarded-For hop outside them; Secure cookies need https
+                           as the browser sees it, so set this behind a TLS-terminating ingress.
   -h, --help               show this help
 
 Logs are JSON lines (pino); LOG_LEVEL=debug shows every request.`;
@@ -66,9 +67,7 @@ const server = await startWebServer({
   kubeconfig: values.kubeconfig,
   adminPrefix: values['admin-prefix'],
   wizardPrefix: values['wizard-prefix'],
-  ...(trustProxy !== undefined && {
-    trustProxy: trustProxy === 'true' ? true : trustProxy.split(',').map((s) => s.trim()),
-  }),
+  ...(trustProxy && { trustProxy: trustProxy.split(',') }),
   log,
 }).catch((error: unknown) => {
   log.fatal({ err: error }, 'web server failed to start');

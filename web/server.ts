@@ -1,6 +1,11 @@
 import cookie from '@fastify/cookie';
 import rateLimit from '@fastify/rate-limit';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyRequest,
+} from 'fastify';
 import { KubeClient } from '../lib/kube/client.js';
 import { createLogger, type Logger } from '../lib/log.js';
 import { bundle as bundleAssets } from './assets/bundler.js';
@@ -8,6 +13,7 @@ import { renderPage } from './assets/html.js';
 import { registerAssetRoutes } from './assets/routes.js';
 import type { Face, FaceContext, FacePrefixes } from './face.js';
 import { FACES } from './faces.js';
+import { clientAddress, parseTrustedProxies } from './http/client-address.js';
 import { installErrorHandlers } from './http/errors.js';
 import { registerHealthRoutes } from './http/health.js';
 import { HttpMetrics } from './http/metrics.js';
@@ -30,10 +36,12 @@ export interface WebServerOptions {
   adminPrefix?: string;
   wizardPrefix?: string;
   /**
-   * Trust X-Forwarded-For/-Proto/-Host from these proxies (fastify's trustProxy: true, or
-   * addresses/CIDRs). Off by default: only then is a client's claim of https believed.
+   * Addresses/CIDRs of the proxies (the ingress controller's pods) whose X-Forwarded-For/-Proto/-Host
+   * are believed: the rate limits key on the right-most hop outside them, and https is believed
+   * only from them. Empty by default (no proxy). There is no "trust everyone": a client could then
+   * pick its own address and rate-limit bucket.
    */
-  trustProxy?: boolean | string | string[];
+  trustProxy?: readonly string[];
   /** Largest request body in bytes (default 64 KiB); larger ones get 413. */
   bodyLimit?: number;
   /** Per client address, every route (default 300 a minute). */
@@ -79,6 +87,9 @@ export async function createWebApp(options: WebServerOptions = {}): Promise<Fast
   const now = options.now ?? Date.now;
   const global = options.rateLimit ?? { max: 300, timeWindowMs: 60_000 };
   const login = options.loginRateLimit ?? { max: 10, timeWindowMs: 60_000 };
+  const trust = parseTrustedProxies(options.trustProxy ?? []);
+  const clientOf = (request: FastifyRequest) =>
+    clientAddress(request.socket.remoteAddress, request.headers['x-forwarded-for'], trust);
 
   const entries: Record<string, string> = {};
   for (const face of faces)
@@ -93,7 +104,8 @@ export async function createWebApp(options: WebServerOptions = {}): Promise<Fast
     // One line per request from our onResponse hook instead of fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimit ?? 64 * 1024,
-    trustProxy: options.trustProxy ?? false,
+    // Same rule for request.protocol and request.host (Secure cookies, same-origin guard).
+    trustProxy: (address: string) => trust(address),
     routerOptions: { ignoreTrailingSlash: true },
   });
   installErrorHandlers(app);
@@ -101,7 +113,13 @@ export async function createWebApp(options: WebServerOptions = {}): Promise<Fast
     const route = request.routeOptions.url;
     const level = route && QUIET_ROUTES.has(route) && reply.statusCode < 400 ? 'debug' : 'info';
     request.log[level](
-      { method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      {
+        method: request.method,
+        route,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+        client: clientOf(request),
+      },
       'request',
     );
   });
@@ -112,7 +130,13 @@ export async function createWebApp(options: WebServerOptions = {}): Promise<Fast
   await registerSecurityHeaders(app, () => connectSources.flatMap((source) => source()));
   registerSameOriginGuard(app);
   await app.register(cookie);
-  await app.register(rateLimit, { global: true, max: global.max, timeWindow: global.timeWindowMs });
+  // Keyed on the real client, not the ingress pod every request arrives from (login routes too).
+  await app.register(rateLimit, {
+    global: true,
+    max: global.max,
+    timeWindow: global.timeWindowMs,
+    keyGenerator: clientOf,
+  });
 
   registerHealthRoutes(app, kube, metrics.registry);
   registerAssetRoutes(app, bundle);

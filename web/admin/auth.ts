@@ -57,7 +57,7 @@ export function registerAuth(
   app.post('/api/challenge', { config: { rateLimit: context.loginRateLimit } }, async (request) => {
     validate(emptyBody, request.body ?? {});
     const host = await requireHostConfig(context.kube);
-    const challenge = challenges.issue(machineName(host, request.hostname));
+    const challenge = challenges.issue(machineName(host));
     return {
       code: challenge.code,
       machine: challenge.machine,

@@ -39,10 +39,25 @@ export function adminChainOf(host: HostConfig): AdminChain {
   };
 }
 
+/** Used in the login message when the HostConfig names no public address at all. */
+export const DEFAULT_MACHINE_NAME = 'blockhost';
+
 /**
- * The machine name in the login message: the public host name the operator gave the signup page
- * (stable, and what the admin expects to read in the wallet), else the name the browser used.
+ * The machine name in the login message, from the HostConfig only: the public host name the
+ * operator gave the signup page, else the host of the signup URL (the operator's, else the one
+ * setup published). Never the request's Host header: anyone can send any Host, and the message an
+ * admin signs must name this machine, not what a phishing page told the browser to say.
  */
-export function machineName(host: HostConfig, requestHostname: string): string {
-  return host.spec.signup?.hostname ?? requestHostname;
+export function machineName(host: HostConfig): string {
+  const hostname = host.spec.signup?.hostname;
+  if (hostname) return hostname;
+  for (const url of [host.spec.signup?.url, host.status?.signupUrl]) {
+    if (!url) continue;
+    try {
+      return new URL(url).hostname;
+    } catch {
+      // Schema-validated URLs always parse; an unparsable one falls through to the next source.
+    }
+  }
+  return DEFAULT_MACHINE_NAME;
 }

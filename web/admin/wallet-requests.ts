@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
 import { getAddress } from 'viem';
 import { z } from 'zod';
 import { recoverAddress } from '../../lib/crypto/eip191.js';
@@ -91,12 +91,12 @@ export function registerWalletRequestRoutes(
   const { kube, namespace } = context;
 
   /** The request as this host would draft it now, from the HostConfig (503 before setup). */
-  const draftOf = async (request: FastifyRequest) => {
+  const draftOf = async () => {
     const host = await requireHostConfig(kube);
     const chain = adminChainOf(host);
     if (!chain.subscriptions) throw new HttpError(503, 'The subscriptions contract is not deployed yet.');
     return {
-      host: machineName(host, request.hostname),
+      host: machineName(host),
       chain: chain.chainId,
       contract: getAddress(chain.subscriptions),
     };
@@ -105,7 +105,7 @@ export function registerWalletRequestRoutes(
   app.post('/api/wallet/requests/draft', { preHandler: requireAdmin }, async (request) => {
     const fields = validate(walletRequestFields, request.body);
     const draft: WalletRequest = {
-      ...(await draftOf(request)),
+      ...(await draftOf()),
       ...fields,
       nonce: randomBytes(16).toString('hex'),
       expires: new Date(context.now() + WALLET_REQUEST_MAX_TTL_MS).toISOString(),
@@ -123,7 +123,7 @@ export function registerWalletRequestRoutes(
     } catch (error) {
       throw invalid('message', (error as Error).message);
     }
-    const expected = await draftOf(request);
+    const expected = await draftOf();
     if (parsed.host !== expected.host)
       throw invalid('message', `the request names host ${parsed.host}, not ${expected.host}`);
     if (parsed.chain !== expected.chain || parsed.contract !== expected.contract)

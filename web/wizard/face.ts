@@ -124,7 +124,7 @@ async function register(app: FastifyInstance, context: FaceContext): Promise<voi
 
   app.post('/api/login', { config: { rateLimit: context.loginRateLimit } }, async (request, reply) => {
     const { code } = validate(loginSchema, request.body);
-    const { issuedAt } = await setupCode.check(code);
+    const { issuedAt } = await setupCode.redeem(code);
     const created = sessions.create(request, reply, { codeIssuedAt: issuedAt, steps: {}, created: {} });
     request.log.info('setup wizard login');
     return { csrfToken: created.csrfToken, next: `${prefix}/wallet` };

@@ -2,7 +2,9 @@
  * The wizard's one-time code: Secret `blockhost-setup-code` (data.code, data.issuedAt) written at
  * first boot or by an operator. The failed-attempt counter lives on the Secret itself (annotations,
  * written with resourceVersion preconditions), so it survives a web server restart and two
- * concurrent wrong guesses can never both count as the same attempt.
+ * concurrent wrong guesses can never both count as the same attempt. The first right guess
+ * redeems the code the same way (USED_FOR_ANNOTATION): a second browser with the same code is
+ * refused, whichever web server process it reaches and however the two race.
  */
 import { codesMatch } from '../../lib/crypto/auth-code.js';
 import type { KubeClient } from '../../lib/kube/client.js';
@@ -19,6 +21,8 @@ export const MAX_FAILED_ATTEMPTS = 10;
 export const FAILURES_ANNOTATION = 'blockhost.io/setup-code-failures';
 /** The issuedAt the counter belongs to: a new code (new issuedAt) starts from zero. */
 export const FAILURES_FOR_ANNOTATION = 'blockhost.io/setup-code-failures-for';
+/** The issuedAt of the code a session already signed in with: that code opens no second session. */
+export const USED_FOR_ANNOTATION = 'blockhost.io/setup-code-used-for';
 
 const CONFLICT_RETRIES = 5;
 
@@ -41,8 +45,11 @@ export class SetupCode {
     private readonly now: () => number,
   ) {}
 
-  /** Checks a typed code; counts a wrong one on the Secret. Throws HttpError for every refusal. */
-  async check(given: string): Promise<{ issuedAt: string }> {
+  /**
+   * Checks a typed code and redeems it (the caller starts the one session it opens); counts a
+   * wrong one on the Secret. Throws HttpError for every refusal.
+   */
+  async redeem(given: string): Promise<{ issuedAt: string }> {
     for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
       const secret = await this.read();
       const code = decode(secret.data?.code)?.trim();
@@ -68,24 +75,27 @@ export class SetupCode {
           401,
           `This setup code has expired (codes are valid 4 hours). ${newCodeHelp(this.namespace)}`,
         );
-      if (codesMatch(code, given)) return { issuedAt };
+      const right = codesMatch(code, given);
+      if (right && annotations[USED_FOR_ANNOTATION] === issuedAt)
+        throw new HttpError(
+          401,
+          `This setup code was already used to sign in (one browser per code). ${newCodeHelp(this.namespace)}`,
+        );
+      const marks: Record<string, string> = right
+        ? { [USED_FOR_ANNOTATION]: issuedAt }
+        : { [FAILURES_ANNOTATION]: String(failures + 1), [FAILURES_FOR_ANNOTATION]: issuedAt };
       try {
+        // resourceVersion precondition: of two racing logins with the right code only one wins.
         await this.kube.update(coreTypes.secret, {
           ...secret,
-          metadata: {
-            ...secret.metadata,
-            annotations: {
-              ...annotations,
-              [FAILURES_ANNOTATION]: String(failures + 1),
-              [FAILURES_FOR_ANNOTATION]: issuedAt,
-            },
-          },
+          metadata: { ...secret.metadata, annotations: { ...annotations, ...marks } },
         } as CodeSecret);
       } catch (error) {
-        // Someone else counted (or a new code arrived) meanwhile: judge again on the fresh object.
+        // Someone else counted or redeemed (or a new code arrived): judge again on the fresh object.
         if (isConflict(error)) continue;
         throw error;
       }
+      if (right) return { issuedAt };
       const left = MAX_FAILED_ATTEMPTS - failures - 1;
       throw new HttpError(
         401,

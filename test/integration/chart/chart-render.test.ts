@@ -57,6 +57,8 @@ describe('helm lint and values.schema.json', () => {
   test.each([
     ['a typo in a key', { web: { adminPrefx: '/x' } }, "additional properties 'adminPrefx' not allowed"],
     ['3 controller replicas', { controller: { replicas: 3 } }, 'value must be one of 1, 2'],
+    ['2 web replicas (sessions are in memory)', { web: { replicas: 2 } }, '/web/replicas'],
+    ['trusting every proxy hop', { web: { trustProxy: 'true' } }, '/web/trustProxy'],
     ['TLS without a Secret', { web: { ingress: { tls: { enabled: true } } } }, 'secretName'],
     ['a relative admin prefix', { web: { adminPrefix: 'admin' } }, '/web/adminPrefix'],
     ['an unknown failure policy', { webhook: { failurePolicy: 'Sometimes' } }, 'Fail'],
@@ -232,7 +234,12 @@ describe('web', () => {
     });
     const args = podSpec(one(render('full'), 'Deployment', 'blockhost-web')).containers[0]!.args;
     expect(args).toEqual(
-      expect.arrayContaining(['--admin-prefix=/manage', '--wizard-prefix=/setup', '--port=8080']),
+      expect.arrayContaining([
+        '--admin-prefix=/manage',
+        '--wizard-prefix=/setup',
+        '--port=8080',
+        '--trust-proxy=10.42.0.0/16',
+      ]),
     );
   });
 

@@ -25,7 +25,7 @@ export interface Manifest extends KubeObject {
 /** Values for `helm -f`; each set is rendered, dry-run on a server and (some) installed. */
 export const valueSets = {
   default: {},
-  /** Everything switched on: HA replicas, KubeVirt + libvirt RBAC and mounts, Ingress host with TLS. */
+  /** Everything switched on: HA replicas (web: always 1), KubeVirt + libvirt RBAC and mounts, Ingress host with TLS. */
   full: {
     commonLabels: { 'example.com/team': 'ops' },
     controller: {
@@ -36,7 +36,6 @@ export const valueSets = {
     },
     webhook: { replicas: 2, failurePolicy: 'Fail', timeoutSeconds: 5 },
     web: {
-      replicas: 2,
       adminPrefix: '/manage',
       ingress: { host: 'shop.example.com', tls: { enabled: true, secretName: 'shop-tls' } },
     },

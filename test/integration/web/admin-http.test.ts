@@ -20,6 +20,7 @@ import type { KubeClient } from '../../../lib/kube/client.js';
 import type { KubeObject } from '../../../lib/kube/object.js';
 import { coreTypes } from '../../../lib/kube/resource-types.js';
 import { adminFace } from '../../../web/admin/face.js';
+import { DEFAULT_MACHINE_NAME, machineName } from '../../../web/admin/host.js';
 import { CSRF_HEADER } from '../../../web/http/sessions.js';
 import { createWebApp } from '../../../web/server.js';
 import { anvilAccount, anvilPrivateKey } from '../../harness/chain/anvil.js';
@@ -156,6 +157,33 @@ describe('admin login', () => {
     expect(issued.machine).toBe(LOCAL_HOSTNAME);
     expect(issued.message).toBe(`Authenticate to ${LOCAL_HOSTNAME} with code: ${issued.code}`);
     expect(Date.parse(issued.expiresAt) - now).toBe(300_000);
+  });
+
+  it('names the machine from the HostConfig: a forged Host header does not change the message', async () => {
+    for (const host of ['evil.example', 'attacker.test:8443', LOCAL_HOSTNAME.toUpperCase()]) {
+      const response = await app.inject({
+        method: 'POST',
+        url: '/admin/api/challenge',
+        headers: { 'content-type': 'application/json', host, 'x-forwarded-host': 'evil.example' },
+        payload: '{}',
+      });
+      expect(response.statusCode).toBe(200);
+      const issued = response.json<Challenge>();
+      expect(issued.machine).toBe(LOCAL_HOSTNAME);
+      expect(issued.message).toBe(`Authenticate to ${LOCAL_HOSTNAME} with code: ${issued.code}`);
+    }
+  });
+
+  it('takes the machine name from signup.hostname, then the signup URLs, never the request', () => {
+    const host = (signup?: object, signupUrl?: string) =>
+      ({ spec: { signup }, ...(signupUrl && { status: { signupUrl } }) }) as unknown as HostConfig;
+    const cases: [HostConfig, string][] = [
+      [host({ hostname: 'vms.example.com', url: 'https://other.example/' }), 'vms.example.com'],
+      [host({ url: 'http://signup.example:8080/shop' }, 'https://192.0.2.7/'), 'signup.example'],
+      [host(undefined, 'https://192.0.2.7/'), '192.0.2.7'],
+      [host(), DEFAULT_MACHINE_NAME],
+    ];
+    for (const [config, expected] of cases) expect(machineName(config)).toBe(expected);
   });
 
   it('signs in the holder of the admin NFT, and refuses another wallet with a clear message', async () => {

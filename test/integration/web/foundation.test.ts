@@ -231,7 +231,7 @@ describe('sessions and CSRF', () => {
     });
     expect(spoofed.cookies.find((c) => c.name === 'bh_test')!.secure).toBeUndefined();
     const proxied = await (
-      await app({ trustProxy: true })
+      await app({ trustProxy: ['127.0.0.1'] })
     ).inject({
       method: 'POST',
       url: '/t/login',

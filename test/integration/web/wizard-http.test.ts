@@ -17,7 +17,11 @@ import type { KubeClient } from '../../../lib/kube/client.js';
 import type { KubeObject } from '../../../lib/kube/object.js';
 import { coreTypes } from '../../../lib/kube/resource-types.js';
 import { createWebApp } from '../../../web/server.js';
-import { FAILURES_ANNOTATION, SETUP_CODE_SECRET } from '../../../web/wizard/setup-code.js';
+import {
+  FAILURES_ANNOTATION,
+  SETUP_CODE_SECRET,
+  USED_FOR_ANNOTATION,
+} from '../../../web/wizard/setup-code.js';
 import { wizardFace } from '../../../web/wizard/face.js';
 import { RETRY_SETUP_ANNOTATION } from '../../../web/wizard/progress.js';
 import type { StepName } from '../../../web/wizard/steps.js';
@@ -68,7 +72,9 @@ async function request(
 
 const tryCode = (code: string) => request('POST', '/setup/api/login', { body: { code } });
 
+/** Signs in with a freshly issued code (a code opens one session only). */
 async function login(code = CODE): Promise<Login> {
+  await issueCode(kube, namespace, CODE, new Date(now));
   const response = await tryCode(code);
   expect(response.statusCode).toBe(200);
   const cookie = response.cookies.find((c) => c.name === 'bh_setup')!;
@@ -148,9 +154,26 @@ describe('one-time code login', () => {
     expect(response.json<{ csrfToken: string }>().csrfToken.length).toBeGreaterThan(20);
   });
 
-  it('lets the same code log in again while it is valid (replay is the documented behaviour)', async () => {
+  it('binds the code to the first session: a second browser with the same code is refused', async () => {
+    const first = await login();
+    const second = await tryCode(CODE.toLowerCase());
+    expect(second.statusCode).toBe(401);
+    expect(second.json<{ error: string }>().error).toMatch(/already used.*blockhost-setup-code/);
+    expect(second.cookies.find((c) => c.name === 'bh_setup')).toBeUndefined();
+    const secret = await kube.get<KubeObject>(coreTypes.secret, SETUP_CODE_SECRET, namespace);
+    expect(secret.metadata.annotations?.[USED_FOR_ANNOTATION]).toBeDefined();
+    // The first browser keeps its session; a wrong guess still counts, the right code stays spent.
+    expect((await request('GET', '/setup/api/progress', { login: first })).statusCode).toBe(200);
+    expect((await tryCode('AAAAAA')).statusCode).toBe(401);
+    expect((await tryCode(CODE)).statusCode).toBe(401);
+    // A new code opens a new session.
     await login();
-    await login(CODE.toLowerCase());
+  });
+
+  it('lets only one of two racing browsers redeem the code', async () => {
+    await issueCode(kube, namespace, CODE, new Date(now));
+    const responses = await Promise.all(Array.from({ length: 4 }, () => tryCode(CODE)));
+    expect(responses.map((r) => r.statusCode).sort()).toEqual([200, 401, 401, 401]);
   });
 
   it('counts wrong codes on the Secret and locks after 10, even for the right code', async () => {
