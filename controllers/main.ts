@@ -18,9 +18,12 @@ Options:
   --health-port <port>                port of /healthz, /readyz and /metrics (default 8081)
   --health-host <address>             address to bind it to (default 0.0.0.0)
   --leader-elect <true|false>         campaign for the Lease before reconciling (default true)
-  --leader-election-namespace <ns>    namespace of the Lease, the server wallet Secret, Subscriptions,
-                                      transaction intents and address claims
-                                      (default $POD_NAMESPACE or blockhost)
+  --leader-election-namespace <ns>    namespace of the Lease, the Subscriptions and what the web
+                                      hands over (default $POD_NAMESPACE or blockhost)
+  --state-namespace <ns>              the controller's private namespace: server wallet Secret,
+                                      transaction intents, chain checkpoint, address claims; only
+                                      this process may write there (default $STATE_NAMESPACE, else
+                                      the leader-election namespace)
   --identity <id>                     this replica's name in the Lease (default hostname_pid)
   --resync <seconds>                  re-reconcile every object this often (default 36000)
   -h, --help                          show this help
@@ -35,6 +38,7 @@ const { values } = parseArgs({
     'health-host': { type: 'string', default: '0.0.0.0' },
     'leader-elect': { type: 'string', default: 'true' },
     'leader-election-namespace': { type: 'string', default: process.env.POD_NAMESPACE ?? 'blockhost' },
+    'state-namespace': { type: 'string', default: process.env.STATE_NAMESPACE },
     identity: { type: 'string', default: `${hostname()}_${process.pid}` },
     resync: { type: 'string', default: '36000' },
     help: { type: 'boolean', short: 'h' },
@@ -78,7 +82,11 @@ const manager = new Manager({
         }
       : undefined,
 });
-registerControllers(manager, { namespace: values['leader-election-namespace'], log });
+registerControllers(manager, {
+  namespace: values['leader-election-namespace'],
+  stateNamespace: values['state-namespace'],
+  log,
+});
 
 // A bug in one reconcile must never take the process down; the controller already contains
 // reconcile errors, this catches stray promises elsewhere.

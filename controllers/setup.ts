@@ -20,8 +20,14 @@ import { registerWalletRequestController, type WalletRequestStep } from './walle
 import type { BackendType } from '../lib/api/v1alpha1/index.js';
 
 export interface ControllerSetup {
-  /** Namespace of the server wallet Secret, Subscriptions, transaction intents and address claims. */
+  /** Namespace of the Subscriptions, the Lease and what the web hands over (wallet requests, login signatures). */
   namespace: string;
+  /**
+   * The controller's private namespace: server wallet Secret, transaction intents, chain checkpoint,
+   * address claims. Only the controller's service account may write there (docs/controller-state.md).
+   * Default: `namespace` (in-process tests that do not exercise the boundary).
+   */
+  stateNamespace?: string;
   log: Logger;
   /** Replaces drivers (tests and benchmarks use an in-memory one). */
   backendFactories?: Partial<Record<BackendType, BackendFactory>>;
@@ -34,12 +40,14 @@ export interface ControllerSetup {
 /** Registers every BlockHost controller and the chain watcher on `manager`: main.ts and tests alike. */
 export function registerControllers(manager: Manager, setup: ControllerSetup): { chain: ChainServices } {
   const { namespace, log } = setup;
+  const stateNamespace = setup.stateNamespace ?? namespace;
   const chain = new ChainServices(
     manager.client,
     namespace,
     log,
     new ChainMetrics(manager.metrics.registry),
     setup.onStep,
+    stateNamespace,
   );
   const backends = new BackendProvider(setup.backendFactories ?? backendFactories, {
     kube: manager.client,
@@ -47,10 +55,15 @@ export function registerControllers(manager: Manager, setup: ControllerSetup): {
     log,
     metrics: new BackendMetrics(manager.metrics.registry),
   });
-  registerHostConfigController(manager, { chain, backends, namespace, onStep: setup.onStep });
+  registerHostConfigController(manager, { chain, backends, namespace: stateNamespace, onStep: setup.onStep });
   registerPlanController(manager, chain);
   registerSubscriptionController(manager, chain, setup.subscription);
-  registerVmController(manager, { ...setup.vm, backends, claimsNamespace: namespace, onStep: setup.onStep });
+  registerVmController(manager, {
+    ...setup.vm,
+    backends,
+    claimsNamespace: stateNamespace,
+    onStep: setup.onStep,
+  });
   registerWalletRequestController(manager, chain, setup.onStep);
   registerLoginSignatureController(manager, { backends, namespace });
   manager.addRunnable(

@@ -1,5 +1,12 @@
 import { createHash } from 'node:crypto';
-import type { Hex } from 'viem';
+import {
+  isAddressEqual,
+  keccak256,
+  parseTransaction,
+  recoverTransactionAddress,
+  type Address,
+  type Hex,
+} from 'viem';
 import type { KubeClient } from '../../lib/kube/client.js';
 import { isNotFound } from '../../lib/kube/errors.js';
 import type { KubeObject } from '../../lib/kube/object.js';
@@ -32,6 +39,64 @@ export interface Intent {
   error?: string;
 }
 
+/** What a stored intent must agree with before the sender re-signs, re-broadcasts or counts it. */
+export interface IntentExpectations {
+  chainId: number;
+  from: Address;
+}
+
+const hex = (value: unknown): value is Hex => typeof value === 'string' && /^0x[0-9a-fA-F]*$/.test(value);
+const decimal = (value: unknown): value is string => typeof value === 'string' && /^\d{1,78}$/.test(value);
+
+/**
+ * Why a stored intent is not one this sender wrote, or undefined when it is. The owner marker is
+ * the signature: `create` stores an intent only with its first attempt signed, and every attempt
+ * must be a transaction the server key signed with exactly the intent's fields. Whoever can write
+ * the ConfigMap but does not hold the key cannot make the sender sign or count anything else.
+ */
+export async function intentProblem(
+  intent: Intent,
+  expected: IntentExpectations,
+): Promise<string | undefined> {
+  if (typeof intent !== 'object' || intent === null) return 'is not an object';
+  if (intent.chainId !== expected.chainId) return `chainId ${intent.chainId} is not ${expected.chainId}`;
+  if (!hex(intent.from) || !isAddressEqual(intent.from, expected.from))
+    return `from ${String(intent.from)} is not the server wallet ${expected.from}`;
+  if (intent.to !== undefined && !(hex(intent.to) && intent.to.length === 42)) return 'to is not an address';
+  if (!hex(intent.data)) return 'data is not hex';
+  if (!decimal(intent.value) || !decimal(intent.gas)) return 'value or gas is not a decimal number';
+  if (!Number.isSafeInteger(intent.nonce) || intent.nonce < 0)
+    return `nonce ${intent.nonce} is not a whole number`;
+  if (!['pending', 'mined', 'failed'].includes(intent.state)) return `state ${intent.state} is unknown`;
+  if (!Array.isArray(intent.attempts) || intent.attempts.length === 0) return 'has no signed attempt';
+  for (const attempt of intent.attempts) {
+    if (!hex(attempt.raw) || keccak256(attempt.raw) !== attempt.hash)
+      return 'an attempt hash is not its raw bytes';
+    let tx: ReturnType<typeof parseTransaction>;
+    try {
+      tx = parseTransaction(attempt.raw);
+    } catch {
+      return 'an attempt is not a transaction';
+    }
+    const same =
+      tx.chainId === intent.chainId &&
+      tx.nonce === intent.nonce &&
+      (tx.to ?? undefined)?.toLowerCase() === intent.to?.toLowerCase() &&
+      (tx.data ?? '0x').toLowerCase() === intent.data.toLowerCase() &&
+      (tx.value ?? 0n) === BigInt(intent.value) &&
+      tx.gas === BigInt(intent.gas) &&
+      String(tx.maxFeePerGas) === attempt.maxFeePerGas &&
+      String(tx.maxPriorityFeePerGas) === attempt.maxPriorityFeePerGas;
+    if (!same) return `attempt ${attempt.hash} does not carry the intent's fields`;
+    const signer = await recoverTransactionAddress({ serializedTransaction: attempt.raw as never }).catch(
+      () => undefined,
+    );
+    if (!signer || !isAddressEqual(signer, expected.from))
+      return `attempt ${attempt.hash} is not signed by the server wallet`;
+  }
+  return undefined;
+}
+
 interface IntentConfigMap extends KubeObject {
   data?: { intent?: string };
 }
@@ -40,7 +105,9 @@ const LABEL = 'blockhost.io/tx-intent';
 
 /**
  * Intents live in ConfigMaps (the API is the only database), one per logical transaction, named
- * from a hash of its key. Every write is compare-and-swap on the resourceVersion.
+ * from a hash of its key, in the controller's private state namespace (docs/controller-state.md).
+ * Every write is compare-and-swap on the resourceVersion. The store only parses; the sender checks
+ * each intent with `intentProblem` before trusting it.
  */
 export class IntentStore {
   private readonly versions = new Map<string, string>();
@@ -96,7 +163,13 @@ export class IntentStore {
   private remember(object: IntentConfigMap): Intent | undefined {
     const text = object.data?.intent;
     if (!text) return undefined;
-    const intent = JSON.parse(text) as Intent;
+    let intent: Intent;
+    try {
+      intent = JSON.parse(text) as Intent;
+    } catch {
+      return undefined;
+    }
+    if (typeof intent?.key !== 'string') return undefined;
     this.versions.set(intent.key, object.metadata.resourceVersion ?? '');
     return intent;
   }

@@ -11,6 +11,8 @@ import { TransactionSender, type SenderStep } from './tx-sender.js';
 /**
  * Shared chain plumbing of one controller manager: RPC clients per endpoint set, and exactly one
  * transaction sender per server wallet (it must be the only user of the wallet's nonce).
+ * `namespace` holds the Subscriptions and what the web hands over (wallet requests);
+ * `stateNamespace` what only the controller may write (keys, intents, checkpoint).
  */
 export class ChainServices {
   private readonly clients = new Map<string, PublicClient>();
@@ -24,10 +26,12 @@ export class ChainServices {
     readonly metrics?: ChainMetrics,
     /** Test hook of every transaction sender: a fault-injection test kills the process at a step. */
     private readonly onSenderStep?: (step: SenderStep) => void,
+    /** Where the server wallet Secret and the transaction intents live (docs/controller-state.md). */
+    readonly stateNamespace: string = namespace,
   ) {}
 
   context(): Promise<ChainContextResult> {
-    return resolveChainContext(this.kube, this.namespace);
+    return resolveChainContext(this.kube, this.stateNamespace);
   }
 
   client(context: Pick<ChainContext, 'chainId' | 'endpoints'>): PublicClient {
@@ -66,7 +70,7 @@ export class ChainServices {
         chain: this.client(context),
         chainId: context.chainId,
         account: context.server,
-        store: new IntentStore(this.kube, this.namespace),
+        store: new IntentStore(this.kube, this.stateNamespace),
         log: this.log.child({ component: 'tx-sender' }),
         onStep: this.onSenderStep,
       });

@@ -3,7 +3,7 @@ import { isAlreadyExists } from '../../lib/kube/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { sleep } from '../../lib/backoff.js';
 import type { IntentStore } from './intent-store.js';
-import { type Attempt, type Intent } from './intent-store.js';
+import { intentProblem, type Attempt, type Intent } from './intent-store.js';
 
 export interface TxRequest {
   /** Absent: a contract creation (data is the init code). */
@@ -35,6 +35,19 @@ export type SenderStep = 'signed' | 'persisted' | 'broadcast';
 /** Geth refuses a replacement that pays less than 10 % more; 12.5 % clears it with margin. */
 const bump = (wei: bigint) => (wei * 1125n) / 1000n + 1n;
 const ALREADY_SENT = /already known|nonce too low|replacement transaction underpriced|already imported/i;
+/** A pending intent this far above the chain's pending nonce would stall every later transaction. */
+export const MAX_NONCE_GAP = 64;
+
+/** A stored intent the sender refuses to sign, broadcast or count (it did not write it). */
+export class UntrustedIntentError extends Error {
+  constructor(
+    readonly key: string,
+    reason: string,
+  ) {
+    super(`refusing the stored transaction intent for ${key}: ${reason}`);
+    this.name = 'UntrustedIntentError';
+  }
+}
 
 /**
  * The only user of the server wallet's nonce. Each logical transaction has a key; its intent
@@ -68,8 +81,8 @@ export class TransactionSender {
    * A call that would revert fails here, before it takes a nonce.
    */
   async submit(key: string, request: TxRequest): Promise<Intent> {
-    const existing = await this.options.store.get(key);
-    if (existing) return existing;
+    const existing = await this.trusted(key);
+    if (existing) return this.matching(existing, request);
     const { chain, account } = this.options;
     const gasEstimate = await chain.estimateGas({
       account,
@@ -78,8 +91,8 @@ export class TransactionSender {
       value: request.value,
     });
     const intent = await this.withNonceLock(async () => {
-      const again = await this.options.store.get(key);
-      if (again) return again;
+      const again = await this.trusted(key);
+      if (again) return this.matching(again, request);
       const nonce = await this.nextNonce();
       const draft: Intent = {
         key,
@@ -98,7 +111,7 @@ export class TransactionSender {
       try {
         await this.options.store.create(draft);
       } catch (error) {
-        if (isAlreadyExists(error)) return (await this.options.store.get(key))!;
+        if (isAlreadyExists(error)) return this.matching((await this.trusted(key))!, request);
         throw error;
       }
       return draft;
@@ -114,7 +127,7 @@ export class TransactionSender {
     const { chain, store, log } = this.options;
     let pollsWithNonceTaken = 0;
     for (;;) {
-      const intent = await store.get(key);
+      const intent = await this.trusted(key);
       if (!intent) throw new Error(`no transaction intent for ${key}`);
       if (intent.state === 'failed') throw new Error(`transaction ${key} failed: ${intent.error}`);
       for (const attempt of [...intent.attempts].reverse()) {
@@ -159,12 +172,61 @@ export class TransactionSender {
   }
 
   async hasIntent(key: string): Promise<boolean> {
-    return (await this.options.store.get(key)) !== undefined;
+    return (await this.trusted(key)) !== undefined;
   }
 
   /** Resumes every unfinished intent after a restart (pending ones are re-broadcast by wait). */
   async pendingKeys(): Promise<string[]> {
-    return (await this.options.store.pending()).map((intent) => intent.key);
+    return (await this.trustedPending()).map((intent) => intent.key);
+  }
+
+  /** The stored intent for `key`, or undefined; throws when it is one this sender did not write. */
+  private async trusted(key: string): Promise<Intent | undefined> {
+    const intent = await this.options.store.get(key);
+    if (!intent) return undefined;
+    const problem =
+      intent.key !== key
+        ? `it is stored under ${key} but names ${String(intent.key)}`
+        : await intentProblem(intent, { chainId: this.options.chainId, from: this.address });
+    if (problem) {
+      this.options.log.error({ key, problem }, 'refusing a stored transaction intent');
+      throw new UntrustedIntentError(key, problem);
+    }
+    return intent;
+  }
+
+  /**
+   * The pending intents this sender wrote, lowest nonce first. Any other (a forged one, or one
+   * whose nonce is so far ahead it would stall the wallet) is logged and left out: it is never
+   * broadcast and takes no nonce.
+   */
+  private async trustedPending(chainNonce?: number): Promise<Intent[]> {
+    const kept: Intent[] = [];
+    for (const intent of await this.options.store.pending()) {
+      let problem = await intentProblem(intent, { chainId: this.options.chainId, from: this.address });
+      if (!problem && chainNonce !== undefined && intent.nonce > chainNonce + MAX_NONCE_GAP)
+        problem = `nonce ${intent.nonce} is more than ${MAX_NONCE_GAP} above the wallet's pending nonce ${chainNonce}`;
+      if (problem)
+        this.options.log.error({ key: intent.key, problem }, 'ignoring a stored transaction intent');
+      else kept.push(intent);
+    }
+    return kept;
+  }
+
+  /**
+   * An existing intent answers a request only when it calls the same function of the same contract
+   * with the same value. Not the whole data: a retried mint encrypts the connection details afresh,
+   * so its arguments differ from the stored ones while it is the same logical transaction.
+   */
+  private matching(intent: Intent, request: TxRequest): Intent {
+    const selector = (data: Hex) => (request.to === undefined ? '' : data.slice(0, 10).toLowerCase());
+    const same =
+      intent.to?.toLowerCase() === request.to?.toLowerCase() &&
+      selector(intent.data) === selector(request.data) &&
+      intent.value === (request.value ?? 0n).toString();
+    if (!same)
+      throw new UntrustedIntentError(intent.key, 'it is a different transaction than the one requested now');
+    return intent;
   }
 
   private async replace(intent: Intent): Promise<void> {
@@ -228,7 +290,7 @@ export class TransactionSender {
       address: this.options.account.address,
       blockTag: 'pending',
     });
-    const promised = (await this.options.store.pending()).map((intent) => intent.nonce + 1);
+    const promised = (await this.trustedPending(chainNonce)).map((intent) => intent.nonce + 1);
     return Math.max(chainNonce, ...promised);
   }
 

@@ -31,7 +31,7 @@ export function chainWatcherRunnable(services: ChainServices, log: Logger) {
       signal.addEventListener('abort', stop, { once: true });
       const watcher = new ChainWatcher(
         services.kube,
-        { ...context, namespace: services.namespace },
+        { ...context, namespace: services.namespace, stateNamespace: services.stateNamespace },
         log.child({ chainId: context.chainId }),
         services.metrics,
         services.client(context),

@@ -35,8 +35,10 @@ export interface ChainWatcherConfig {
   confirmations: number;
   /** First block that can hold our events (the contracts' deployment block). */
   startBlock: bigint;
-  /** Namespace of the Subscription objects and the checkpoint. */
+  /** Namespace of the Subscription objects. */
   namespace: string;
+  /** Namespace of the checkpoint, writable only by the controller (default: `namespace`). */
+  stateNamespace?: string;
   pollIntervalMs?: number;
   maxBlockRange?: bigint;
   /** When given, payloads that this key cannot decrypt are recorded as spec.payloadError. */
@@ -93,7 +95,7 @@ export class ChainWatcher {
     );
     this.store = new CheckpointStore(
       kube,
-      config.namespace,
+      config.stateNamespace ?? config.namespace,
       checkpointName(config.chainId, config.contracts.subscriptions),
     );
     this.labels = { chain_id: String(config.chainId) };

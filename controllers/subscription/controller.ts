@@ -59,7 +59,9 @@ export function registerSubscriptionController(
   chain: ChainServices,
   options: SubscriptionControllerOptions = {},
 ): void {
-  const subscriptions = manager.informer<Subscription>(blockhostTypes.subscription);
+  // Only the chain watcher's namespace: a Subscription anyone creates elsewhere provisions nothing.
+  const watched = { namespace: chain.namespace };
+  const subscriptions = manager.informer<Subscription>(blockhostTypes.subscription, watched);
   const vms = manager.informer<VM>(blockhostTypes.vm);
   const plans = manager.informer<Plan>(blockhostTypes.plan);
   const hosts = manager.informer<HostConfig>(blockhostTypes.hostConfig);
@@ -348,6 +350,7 @@ export function registerSubscriptionController(
   manager.addController<Subscription>({
     name: SUBSCRIPTION_CONTROLLER,
     for: blockhostTypes.subscription,
+    forOptions: watched,
     owns: [blockhostTypes.vm],
     // A Plan that appears or syncs later unblocks subscriptions that named it.
     watches: [

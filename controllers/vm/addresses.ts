@@ -78,6 +78,35 @@ export class AddressClaims {
     throw new Error(`the ${family} pool is exhausted: every address is claimed`);
   }
 
+  /**
+   * Claims `address` as given in the VM's spec (an explicit address, or one claimed before and
+   * recorded). Returns false when another VM holds it: the caller must not boot with it.
+   */
+  async claimExact(family: Family, vm: VM, address: string): Promise<boolean> {
+    const name = claimName(family, address);
+    const claim: Claim = {
+      metadata: {
+        name,
+        namespace: this.namespace,
+        labels: { [FAMILY_LABEL]: family, [VM_UID_LABEL]: vm.metadata.uid! },
+      },
+      data: { address, vm: `${vm.metadata.namespace}/${vm.metadata.name}` },
+    };
+    try {
+      await this.kube.create(coreTypes.configMap, claim);
+      return true;
+    } catch (error) {
+      if (!isAlreadyExists(error)) throw error;
+    }
+    const held = await this.kube
+      .get<Claim>(coreTypes.configMap, name, this.namespace)
+      .catch((error: unknown) => {
+        if (isNotFound(error)) return undefined; // released in between: the next reconcile claims it
+        throw error;
+      });
+    return held?.metadata.labels?.[VM_UID_LABEL] === vm.metadata.uid && held?.data?.address === address;
+  }
+
   /** Frees every address `vm` holds; idempotent. */
   async release(vm: VM): Promise<void> {
     for (const claim of await this.list(`${VM_UID_LABEL}=${vm.metadata.uid}`)) {

@@ -126,9 +126,20 @@ export function registerVmController(manager: Manager, options: VmControllerOpti
     });
   }
 
-  /** Claims the VM's addresses (recorded in spec.network, which is immutable once set). */
+  /**
+   * Claims the VM's addresses (recorded in spec.network, which is immutable once set). An address
+   * the spec names is claimed like a pool one, so a VM given another VM's address is never booted.
+   */
   async function ensureAddresses(vm: VM, host: HostConfig): Promise<VM> {
     const network = { ...vm.spec.network };
+    for (const family of ['ipv4', 'ipv6'] as const) {
+      const address = network[family];
+      if (address && !(await claims.claimExact(family, vm, address)))
+        throw new BackendError(
+          `spec.network.${family} ${address} is claimed by another VM; give this VM another address or none`,
+          'AddressInUse',
+        );
+    }
     if (!network.ipv4) network.ipv4 = await claims.claim('ipv4', vm, ipv4Candidates(host.spec.ipv4Pool));
     const prefix = ipv6PrefixOf(host);
     if (!network.ipv6 && prefix) network.ipv6 = await claims.claim('ipv6', vm, ipv6Candidates(prefix));

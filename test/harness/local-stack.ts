@@ -58,6 +58,8 @@ Options:
 Ctrl-C stops everything and removes the local cluster's data.`;
 
 const NAMESPACE = 'blockhost';
+/** The controller's private namespace, as the chart makes it (docs/controller-state.md). */
+const STATE_NAMESPACE = `${NAMESPACE}-system`;
 /** anvil's well-known account 9 is the demo admin: import its key into a wallet to use the dashboard. */
 const ADMIN_ACCOUNT = 9;
 
@@ -214,9 +216,12 @@ async function startInProcess(): Promise<Stack> {
   const cluster = await startTestCluster({ useExisting: options['use-existing-cluster'] });
   cleanups.push(() => cluster.stop());
   const client = cluster.client();
-  await client.create(coreTypes.namespace, { metadata: { name: NAMESPACE } }).catch((error: unknown) => {
-    if (!isAlreadyExists(error)) throw error;
-  });
+  for (const name of [NAMESPACE, STATE_NAMESPACE])
+    await client.create(coreTypes.namespace, { metadata: { name } }).catch((error: unknown) => {
+      if (!isAlreadyExists(error)) throw error;
+    });
+  // The web server reads the chain checkpoint there (the chart sets the same variable).
+  process.env.STATE_NAMESPACE = STATE_NAMESPACE;
   const kubeconfig = `--kubeconfig=${cluster.kubeconfigPath}`;
   const chain = await startChain();
   const backend = await startLocalBackend(client, NAMESPACE, options.backend, step);
@@ -242,6 +247,7 @@ async function startInProcess(): Promise<Stack> {
   const manager = startEntry('controller manager', 'controllers/main.ts', [
     kubeconfig,
     `--leader-election-namespace=${NAMESPACE}`,
+    `--state-namespace=${STATE_NAMESPACE}`,
     `--health-port=${options['health-port']}`,
     '--health-host=127.0.0.1',
   ]);

@@ -80,6 +80,9 @@ export function registerOverviewRoutes(
   clients: ChainClients,
 ): void {
   const { kube, namespace } = context;
+  // The checkpoint lives in the controller's state namespace, which the web may only read (chart:
+  // STATE_NAMESPACE; docs/controller-state.md). Without it, the controller shares `namespace`.
+  const stateNamespace = process.env.STATE_NAMESPACE || namespace;
   let revenueCache: { key: string; at: number; value: Revenue } | undefined;
 
   async function chainLag(host: HostConfig, chain: AdminChain): Promise<ChainLag> {
@@ -95,7 +98,7 @@ export function registerOverviewRoutes(
         const map = await kube.get<KubeObject & { data?: { checkpoint?: string } }>(
           coreTypes.configMap,
           checkpointName(chain.chainId, chain.subscriptions),
-          namespace,
+          stateNamespace,
         );
         const checkpoint = JSON.parse(map.data?.checkpoint ?? 'null') as Checkpoint | null;
         if (checkpoint) lag.checkpoint = String(checkpoint.block.number);

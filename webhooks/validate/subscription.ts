@@ -9,7 +9,9 @@ const sameAddress = (a: string | undefined, b: string | undefined) =>
  * Subscriptions mirror confirmed chain facts, and nothing may be lost: a fact that does not match
  * this cluster (an unknown plan, another chain) is stored with a warning, and the subscription
  * controller fails it visibly. Only a second object for the same on-chain subscription is refused,
- * because it would provision a second VM.
+ * because it would provision a second VM. The chain watcher's namespace is authoritative: a copy
+ * created elsewhere first (by anyone who may create Subscriptions there) never blocks the watcher's,
+ * and the subscription controller provisions nothing from it.
  */
 export async function validateSubscription(
   admission: Admission<Subscription>,
@@ -22,6 +24,7 @@ export async function validateSubscription(
     const twin = (await lookups.subscriptionsNamed(metadata.name ?? '')).find(
       (s) =>
         s.metadata.namespace !== metadata.namespace &&
+        (!releaseNamespace || metadata.namespace !== releaseNamespace) &&
         s.spec.chainId === spec.chainId &&
         sameAddress(s.spec.contract, spec.contract) &&
         s.spec.subscriptionId === spec.subscriptionId,
@@ -35,7 +38,7 @@ export async function validateSubscription(
     }
     if (releaseNamespace && metadata.namespace !== releaseNamespace) {
       findings.warnings.push(
-        `the chain watcher keeps Subscriptions in namespace ${releaseNamespace}; this one is in ${metadata.namespace}`,
+        `the chain watcher keeps Subscriptions in namespace ${releaseNamespace}; this one is in ${metadata.namespace} and provisions nothing`,
       );
     }
     const host = await lookups.hostConfig();

@@ -275,7 +275,7 @@ describe('Subscription across objects', () => {
     });
     expect(findings.errors).toEqual([]);
     expect(findings.warnings).toEqual([
-      'the chain watcher keeps Subscriptions in namespace blockhost; this one is in elsewhere',
+      'the chain watcher keeps Subscriptions in namespace blockhost; this one is in elsewhere and provisions nothing',
       'spec.chainId 1 is not the chain of HostConfig "host" (11155111)',
       expect.stringContaining('is not the subscriptions contract in use'),
       expect.stringContaining('spec.planId: no Plan has on-chain id 1 on chain 1'),

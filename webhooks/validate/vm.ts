@@ -1,5 +1,5 @@
 import { cidrContains, compareIps, formatIp, parseCidr } from '../../lib/api/ip.js';
-import { HOST_CONFIG_NAME, type HostConfig, type VM } from '../../lib/api/v1alpha1/index.js';
+import { HOST_CONFIG_NAME, loginWalletOf, type HostConfig, type VM } from '../../lib/api/v1alpha1/index.js';
 import type { Lookups } from '../lookups.js';
 import { inRange } from '../network.js';
 import { backendImages, changed, noFindings, type Admission, type Findings } from './findings.js';
@@ -8,7 +8,10 @@ const HOST = `HostConfig "${HOST_CONFIG_NAME}"`;
 
 /**
  * A VM must run on the host's backend, from an image that backend lists, at addresses from the
- * host's pools, for a Subscription that exists. Only what the write changes is checked.
+ * host's pools that no other VM uses, for a Subscription that exists. A subscription's VM logs in
+ * the Subscription's holder and nobody else: its owner wallet and NFT follow the Subscription, so
+ * no writer of VMs (the web server patches them for the dashboard's actions) can hand its login
+ * to another wallet. Only what the write changes is checked.
  */
 export async function validateVm(admission: Admission<VM>, lookups: Lookups): Promise<Findings> {
   const findings = noFindings();
@@ -32,6 +35,17 @@ export async function validateVm(admission: Admission<VM>, lookups: Lookups): Pr
       if (spec.network?.ipv6 && changed(admission, (v) => v.spec.network?.ipv6))
         checkIpv6(spec.network.ipv6, host, findings);
     }
+    for (const family of ['ipv4', 'ipv6'] as const) {
+      const address = spec.network?.[family];
+      if (address && changed(admission, (v) => v.spec.network?.[family]))
+        await checkAddressFree(admission.object, family, address, lookups, findings);
+    }
+  }
+  if (
+    spec.subscriptionRef &&
+    changed(admission, (v) => [v.spec.ownerWallet, v.spec.nftTokenId, v.spec.cloudInit?.gecos])
+  ) {
+    await checkLoginFollowsSubscription(admission.object, lookups, findings);
   }
   const oldRef = admission.oldObject?.spec.subscriptionRef?.name;
   const ref = spec.subscriptionRef?.name;
@@ -52,6 +66,55 @@ export async function validateVm(admission: Admission<VM>, lookups: Lookups): Pr
     }
   }
   return findings;
+}
+
+/** The VM controller claims explicit addresses too; refusing here says why before anything boots. */
+async function checkAddressFree(
+  vm: VM,
+  family: 'ipv4' | 'ipv6',
+  address: string,
+  lookups: Lookups,
+  findings: Findings,
+): Promise<void> {
+  const same = (other: string | undefined) => other !== undefined && compareIps(other, address) === 0;
+  const user = (await lookups.vms()).find(
+    (other) =>
+      !(other.metadata.namespace === vm.metadata.namespace && other.metadata.name === vm.metadata.name) &&
+      (same(other.spec.network?.[family]) || same(other.status?.addresses?.[family])),
+  );
+  if (user)
+    findings.errors.push({
+      path: `spec.network.${family}`,
+      message: `${address} is in use by VM ${user.metadata.namespace}/${user.metadata.name}`,
+      reason: 'FieldValueForbidden',
+    });
+}
+
+async function checkLoginFollowsSubscription(vm: VM, lookups: Lookups, findings: Findings): Promise<void> {
+  const namespace = vm.metadata.namespace ?? '';
+  const name = vm.spec.subscriptionRef!.name;
+  const subscription = await lookups.subscription(namespace, name);
+  if (!subscription) return; // the subscriptionRef check reports it
+  const holder = loginWalletOf(subscription.spec);
+  if (vm.spec.ownerWallet.toLowerCase() !== holder.toLowerCase())
+    findings.errors.push({
+      path: 'spec.ownerWallet',
+      message: `must be ${holder}, the login wallet of Subscription "${name}" (its NFT holder, else its subscriber)`,
+      reason: 'FieldValueForbidden',
+    });
+  const tokenId = subscription.status?.nft?.tokenId;
+  if (vm.spec.nftTokenId !== undefined && vm.spec.nftTokenId !== tokenId)
+    findings.errors.push({
+      path: 'spec.nftTokenId',
+      message: `must be ${tokenId ?? 'absent'}, the NFT of Subscription "${name}"`,
+      reason: 'FieldValueForbidden',
+    });
+  if (vm.spec.cloudInit?.gecos !== undefined)
+    findings.errors.push({
+      path: 'spec.cloudInit.gecos',
+      message: `must not be set on a subscription's VM: its GECOS names the Subscription's login wallet and NFT`,
+      reason: 'FieldValueForbidden',
+    });
 }
 
 function checkBackend(spec: VM['spec'], host: HostConfig, findings: Findings): void {
