@@ -14,6 +14,7 @@ ssh_key=''
 password_hash=''
 volid='BLOCKHOST'
 timeout_s=10
+unattended_erase=false
 isohybrid_mbr="${BLOCKHOST_ISOHYBRID_MBR:-/usr/lib/ISOLINUX/isohdpfx.bin}"
 menu_label='Install BlockHost (automated)'
 preseed_args='auto=true priority=critical preseed/file=/cdrom/preseed.cfg'
@@ -22,12 +23,15 @@ usage() {
   cat <<EOF
 Usage: iso/build.sh --netinst DEBIAN-12-NETINST.iso --payload DIR --out OUT.iso
                     [--backend kubevirt|libvirt|proxmox] [--ssh-key FILE] [--password-hash HASH]
-                    [--volid LABEL] [--timeout SECONDS]
+                    [--volid LABEL] [--timeout SECONDS] [--unattended-erase]
 
 Injects into a Debian 12 (bookworm, amd64) netinst ISO:
   /preseed.cfg                preseed/blockhost.preseed (unattended install, LVM on the whole first disk)
   /blockhost/k3s/             first-boot and network-sync scripts and units (k3s/)
   /blockhost/late-command.sh  run by the preseed's late_command
+  /blockhost/erase-disk-confirm.sh (+ .templates)
+                              run by partman/early_command: shows the first disk and waits until
+                              the operator types "Understood" before anything is erased
   /blockhost/artifacts/       the payload DIR, which must hold:
       k3s                               the k3s binary
       install.sh                        k3s' install script (same release)
@@ -46,6 +50,8 @@ Options:
                        At least one of --ssh-key / --password-hash is required.
   --volid LABEL        ISO volume id (default $volid)
   --timeout SECONDS    boot menu timeout before the automated install starts (default $timeout_s)
+  --unattended-erase   erase the first disk WITHOUT asking (for fleets installed unattended);
+                       without it the install stops at the disk until someone types Understood
   -h, --help           this help
 EOF
 }
@@ -57,7 +63,7 @@ die() {
 }
 
 while [ $# -gt 0 ]; do
-  case "$1" in -h | --help) ;; --*) [ $# -ge 2 ] || die "$1 needs a value" ;; esac
+  case "$1" in -h | --help | --unattended-erase) ;; --*) [ $# -ge 2 ] || die "$1 needs a value" ;; esac
   case "$1" in
     --netinst) netinst="${2:-}"; shift 2 ;;
     --payload) payload="${2:-}"; shift 2 ;;
@@ -67,6 +73,7 @@ while [ $# -gt 0 ]; do
     --password-hash) password_hash="${2:-}"; shift 2 ;;
     --volid) volid="${2:-}"; shift 2 ;;
     --timeout) timeout_s="${2:-}"; shift 2 ;;
+    --unattended-erase) unattended_erase=true; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
   esac
@@ -122,7 +129,12 @@ cp "$repo_dir"/k3s/firstboot.sh "$repo_dir"/k3s/lib.sh "$repo_dir"/k3s/blockhost
   "$repo_dir"/k3s/blockhost-bridge "$repo_dir"/k3s/blockhost-host-facts "$repo_dir"/k3s/blockhost-network-sync \
   "$repo_dir"/k3s/blockhost-firstboot.service "$repo_dir"/k3s/blockhost-network-sync.service \
   "$repo_dir"/k3s/blockhost-network-sync.timer "$repo_dir"/k3s/README.md "$tree/blockhost/k3s/"
-cp "$repo_dir/preseed/late-command.sh" "$tree/blockhost/late-command.sh"
+cp "$repo_dir/preseed/late-command.sh" "$repo_dir/preseed/erase-disk-confirm.sh" \
+  "$repo_dir/preseed/erase-disk-confirm.templates" "$tree/blockhost/"
+if [ "$unattended_erase" = true ]; then
+  log "--unattended-erase: the install will erase the first disk without asking"
+  echo "built with iso/build.sh --unattended-erase" >"$tree/blockhost/unattended-erase"
+fi
 # Reflinks where the filesystem allows: the images are hundreds of megabytes.
 cp -R --reflink=auto "$payload/." "$tree/blockhost/artifacts/"
 [ -z "$ssh_key" ] || cp "$ssh_key" "$tree/blockhost/authorized_keys"

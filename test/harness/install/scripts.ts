@@ -17,6 +17,8 @@ export const installScripts = {
   networkSyncTimer: join(repoDir, 'k3s', 'blockhost-network-sync.timer'),
   preseed: join(repoDir, 'preseed', 'blockhost.preseed'),
   lateCommand: join(repoDir, 'preseed', 'late-command.sh'),
+  eraseDiskConfirm: join(repoDir, 'preseed', 'erase-disk-confirm.sh'),
+  eraseDiskTemplates: join(repoDir, 'preseed', 'erase-disk-confirm.templates'),
   buildIso: join(repoDir, 'iso', 'build.sh'),
   makeNetinst: join(here, 'make-netinst.sh'),
   makePayload: join(here, 'make-payload.sh'),

@@ -142,6 +142,14 @@ describe('iso/build.sh', () => {
     expect(await readFile(join(tree, 'blockhost/late-command.sh'))).toEqual(
       await readFile(installScripts.lateCommand),
     );
+    expect(await readFile(join(tree, 'blockhost/erase-disk-confirm.sh'))).toEqual(
+      await readFile(installScripts.eraseDiskConfirm),
+    );
+    expect(await readFile(join(tree, 'blockhost/erase-disk-confirm.templates'))).toEqual(
+      await readFile(installScripts.eraseDiskTemplates),
+    );
+    // Built without --unattended-erase: the install asks before it erases the disk.
+    expect(existsSync(join(tree, 'blockhost/unattended-erase'))).toBe(false);
     expect(await readFile(join(tree, 'blockhost/authorized_keys'), 'utf8')).toBe(SSH_KEY);
     const payloadFiles = await filesUnder(payload);
     expect(await filesUnder(join(tree, 'blockhost/artifacts'))).toEqual(payloadFiles);
@@ -259,6 +267,18 @@ describe('iso/build.sh', () => {
     const noTarget = await run('sh', [lateCommand, join(tree, 'blockhost'), join(scratch, 'no-target')]);
     expect(noTarget.stderr).toContain('does not look like the installed system');
     expect(await filesUnder(otherTarget)).toEqual([]);
+  });
+
+  it('with --unattended-erase marks the ISO to erase the first disk without asking', async () => {
+    const out = join(scratch, 'unattended.iso');
+    const extracted = join(scratch, 'unattended');
+    await runOk(installScripts.buildIso, [
+      ...['--netinst', netinst, '--payload', payload, '--out', out],
+      ...['--ssh-key', join(scratch, 'key.pub'), '--unattended-erase'],
+    ]);
+    await runOk('xorriso', ['-osirrox', 'on', '-indev', out, '-extract', '/blockhost', extracted]);
+    expect(await readFile(join(extracted, 'unattended-erase'), 'utf8')).toContain('--unattended-erase');
+    await rm(out);
   });
 
   it('refuses bad input with a clear message and writes no ISO', async () => {

@@ -57,7 +57,7 @@ describe('preseed/blockhost.preseed', () => {
     expect(new Set(questions).size).toBe(questions.length);
   });
 
-  it('installs unattended: locale, keyboard, DHCP, mirror, LVM on the whole disk, no questions', () => {
+  it('installs unattended but for the disk: locale, keyboard, DHCP, mirror, LVM on the whole disk', () => {
     const expected: Record<string, string> = {
       'debian-installer/locale': 'en_US.UTF-8',
       'keyboard-configuration/xkb-keymap': 'us',
@@ -79,7 +79,10 @@ describe('preseed/blockhost.preseed', () => {
     };
     for (const [question, value] of Object.entries(expected))
       expect([question, answer(question).value]).toEqual([question, value]);
-    expect(answer('partman/early_command').value).toContain('list-devices disk | head -n1');
+    // The one question: erase-disk-confirm.sh (test/integration/install/erase-disk-confirm.test.ts).
+    expect(answer('partman/early_command').value).toBe(
+      'sh /cdrom/blockhost/erase-disk-confirm.sh /cdrom/blockhost',
+    );
     expect(answer('finish-install/reboot_in_progress').type).toBe('note');
   });
 
