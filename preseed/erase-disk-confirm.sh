@@ -29,7 +29,7 @@ disk=$(list-devices disk | head -n1)
 [ -n "$disk" ] || die "the installer sees no disk"
 name=${disk#/dev/}
 sectors=$(cat "/sys/class/block/$name/size" 2>/dev/null || echo 0)
-model=$(cat "/sys/class/block/$name/device/model" 2>/dev/null | sed 's/[[:space:]]*$//' || true)
+model=$(sed 's/[[:space:]]*$//' "/sys/class/block/$name/device/model" 2>/dev/null || true)
 description="$disk, $((sectors / 2097152)) GiB${model:+, $model}"
 
 # shellcheck source=/dev/null
