@@ -19,6 +19,19 @@ type Secret = KubeObject & { data?: Record<string, string> };
 const ORIGINAL_ISSUE = 'Debian GNU/Linux 12 \\n \\l\n\n';
 const CODE_PATTERN = new RegExp(`^[${CODE_ALPHABET}]{6}$`);
 
+/** The host's IPv4 addresses: those blockhost-setup-code lists, and pod/loopback plumbing it skips. */
+function hostIpv4(): { listed: string[]; plumbing: string[] } {
+  const listed: string[] = [];
+  const plumbing: string[] = [];
+  for (const [name, addresses] of Object.entries(networkInterfaces()))
+    for (const a of addresses ?? []) {
+      if (a.family !== 'IPv4') continue;
+      if (a.internal || /^(lo|cni|flannel|veth|docker|kube)/.test(name)) plumbing.push(a.address);
+      else listed.push(a.address);
+    }
+  return { listed, plumbing };
+}
+
 describe('blockhost-setup-code', () => {
   let kube: KubeClient;
   let kubectl: string;
@@ -51,6 +64,7 @@ describe('blockhost-setup-code', () => {
 
   it('writes the Secret (creating the namespace) and shows the wizard URLs and the code on the console', async () => {
     const started = Date.now();
+    const before = hostIpv4();
     const result = await run(installScripts.setupCode, [], { env });
     expect(result.stderr).toContain('new setup code issued');
     expect(result.code).toBe(0);
@@ -68,13 +82,15 @@ describe('blockhost-setup-code', () => {
     expect(text.startsWith(ORIGINAL_ISSUE)).toBe(true);
     const validUntil = new Date(Date.parse(issuedAt) + 4 * 3600_000).toISOString().replace('.000Z', 'Z');
     expect(text).toContain(`One-time code: ${code}   (valid until ${validUntil})`);
-    const globalIpv4 = Object.entries(networkInterfaces())
-      .filter(([name]) => !/^(lo|cni|flannel|veth|docker|kube)/.test(name))
-      .flatMap(([, addresses]) => addresses ?? [])
-      .filter((a) => a.family === 'IPv4' && !a.internal)
-      .map((a) => a.address);
-    for (const address of globalIpv4) expect(text).toContain(`  http://${address}/setup\n`);
-    if (globalIpv4.length === 0) expect(text).toContain('http://<this server address>/setup');
+    // Other test files add and remove bridges meanwhile, so only what held both before and after
+    // the run is certain: those addresses are shown, and no pod or loopback plumbing is.
+    const after = hostIpv4();
+    const shown = [...text.matchAll(/^ {2}http:\/\/([0-9.]+)\/setup$/gm)].map((m) => m[1]);
+    for (const address of before.listed.filter((a) => after.listed.includes(a)))
+      expect(shown).toContain(address);
+    for (const address of [...before.plumbing, ...after.plumbing]) expect(shown).not.toContain(address);
+    if (before.listed.length === 0 && after.listed.length === 0)
+      expect(text).toContain('http://<this server address>/setup');
     expect(await readFile(join(root, 'etc/issue.blockhost-orig'), 'utf8')).toBe(ORIGINAL_ISSUE);
   });
 
