@@ -127,3 +127,8 @@ spec:
   emptyDir:
     sizeLimit: 256Mi
 {{- end -}}
+
+{{/* The controller's private namespace (docs/controller-state.md): only its service account writes there. */}}
+{{- define "blockhost.stateNamespace" -}}
+{{- .Values.controller.stateNamespace | default (printf "%s-system" .Release.Namespace) -}}
+{{- end }}

@@ -17,6 +17,7 @@ import { documentedRights, parseCanIList, rightsIn, type RightLine } from './rba
 
 const log = createLogger('chart-install-test');
 const NAMESPACE = 'blockhost';
+const STATE_NAMESPACE = `${NAMESPACE}-system`;
 let plane: LocalControlPlane;
 let client: KubeClient;
 let tools: ChartTools;
@@ -81,15 +82,17 @@ afterAll(async () => {
 
 describe('server-side dry run of helm template', () => {
   beforeAll(async () => {
-    await client.create(coreTypes.namespace, { metadata: { name: 'dry-run' } });
+    for (const name of ['dry-run', 'dry-run-system'])
+      await client.create(coreTypes.namespace, { metadata: { name } });
   });
 
   test.each(Object.keys(valueSets) as ValueSetName[])(
     'the API server accepts the %s render',
     async (name) => {
       // cert-manager's kinds need its CRDs, which this cluster lacks: the rest is still checked.
+      // The state namespace exists already (a dry run creates nothing, so its Roles need it).
       const objects = (await tools.template(valueSets[name], 'dry-run')).filter(
-        (o) => !o.apiVersion?.startsWith('cert-manager.io/'),
+        (o) => !o.apiVersion?.startsWith('cert-manager.io/') && o.kind !== 'Namespace',
       );
       const out = await tools.kubectl(
         ['create', '--dry-run=server', '-o', 'name', '-f', '-'],
@@ -194,9 +197,32 @@ describe('helm install, upgrade and uninstall', () => {
       expect(await grantedRights(account, NAMESPACE)).toEqual(
         rightsIn(documented, ['cluster', 'release namespace']),
       );
+      expect(await grantedRights(account, STATE_NAMESPACE)).toEqual(
+        rightsIn(documented, ['cluster', 'state namespace']),
+      );
       expect(await grantedRights(account, 'elsewhere')).toEqual(rightsIn(documented, ['cluster']));
     },
   );
+
+  // The controller's private state: only the controller writes there; the web reads one ConfigMap.
+  test.each([
+    ['controller', 'create configmaps', 'yes'],
+    ['controller', 'get secret/blockhost-server-wallet', 'yes'],
+    ['controller', 'create secrets', 'yes'],
+    ['controller', 'list secrets', 'no'],
+    ['web', 'get configmaps', 'yes'],
+    ['web', 'list configmaps', 'no'],
+    ['web', 'create configmaps', 'no'],
+    ['web', 'update configmaps', 'no'],
+    ['web', 'create secrets', 'no'],
+    ['web', 'get secret/blockhost-server-wallet', 'no'],
+    ['webhook', 'get configmaps', 'no'],
+    ['webhook', 'create configmaps', 'no'],
+  ])('in the state namespace, %s may %s: %s', async (component, action, expected) => {
+    expect(await canI(`blockhost-${component}`, [...action.split(' '), '-n', STATE_NAMESPACE])).toBe(
+      expected,
+    );
+  });
 
   test('the webhooks fail closed for our kinds while no webhook pod runs, and leave other kinds alone', async () => {
     const plan = { ...examplePlan, metadata: { name: 'refused-plan' } };

@@ -9,6 +9,7 @@ import { chartDir } from './helm.js';
 export const SCOPES = [
   'cluster',
   'release namespace',
+  'state namespace',
   'KubeVirt: cluster',
   'KubeVirt: VM namespaces',
 ] as const;
