@@ -1,8 +1,8 @@
 /**
  * Apply: the one place the wizard writes to the cluster, and only after the summary is confirmed.
- * Secrets first (an imported server key, the Proxmox token), then the HostConfig and the Plans by
- * server-side apply (field manager blockhost-wizard, so a second apply updates instead of failing),
- * then an Event on the HostConfig.
+ * Secrets first (an imported server key as a handover Secret, the Proxmox token), then the
+ * HostConfig and the Plans by server-side apply (field manager blockhost-wizard, so a second apply
+ * updates instead of failing), then an Event on the HostConfig.
  */
 import {
   API_VERSION,
@@ -11,18 +11,20 @@ import {
   type HostConfig,
 } from '../../lib/api/v1alpha1/index.js';
 import type { KubeClient } from '../../lib/kube/client.js';
-import { isAlreadyExists } from '../../lib/kube/errors.js';
+import { SERVER_WALLET_HANDOVER } from '../../lib/api/server-wallet-handover.js';
 import type { KubeObject } from '../../lib/kube/object.js';
 import { coreTypes } from '../../lib/kube/resource-types.js';
 import type { Logger } from '../../lib/log.js';
 import { EventRecorder } from '../../lib/runtime/events.js';
-import { HttpError } from '../http/errors.js';
 import type { Assembled } from './assemble.js';
 import type { WizardSession } from './session.js';
 import { PROXMOX_TOKEN_SECRET } from './steps.js';
 
 export const FIELD_MANAGER = 'blockhost-wizard';
 const LABELS = { 'app.kubernetes.io/managed-by': FIELD_MANAGER };
+
+/** The handover this session made, so a second apply records the same one on the HostConfig. */
+const handovers = new WeakMap<WizardSession, Record<string, string>>();
 
 export async function applyConfiguration(
   kube: KubeClient,
@@ -33,25 +35,22 @@ export async function applyConfiguration(
 ): Promise<HostConfig> {
   const apply = { fieldManager: FIELD_MANAGER, force: true };
   if (session.steps.chain?.serverWallet === 'import' && session.serverKey && !session.created.serverWallet) {
-    // Create only: the web server never reads or replaces a key Secret.
-    try {
-      await kube.create(coreTypes.secret, {
-        metadata: { name: spec.chain.serverWallet.secretRef.name, namespace, labels: LABELS },
-        type: 'Opaque',
-        stringData: { privateKey: session.serverKey.privateKey },
-      } as KubeObject);
-    } catch (error) {
-      if (isAlreadyExists(error))
-        throw new HttpError(
-          409,
-          `a server wallet Secret (${spec.chain.serverWallet.secretRef.name}) already exists on this host and is never overwritten: ` +
-            'choose "generate" on the chain step to keep using the stored key, or delete that Secret first',
-          { 'chain.serverWallet': 'a server wallet is already stored on this host' },
-        );
-      throw error;
-    }
+    // Create only, under a generated name: the web server never reads a key Secret, and the
+    // controller takes this one over only if it holds the key of the address recorded below.
+    const created = await kube.create(coreTypes.secret, {
+      metadata: { generateName: SERVER_WALLET_HANDOVER.namePrefix, namespace, labels: LABELS },
+      type: 'Opaque',
+      stringData: { [SERVER_WALLET_HANDOVER.key]: session.serverKey.privateKey },
+    } as KubeObject);
+    handovers.set(session, {
+      [SERVER_WALLET_HANDOVER.secretAnnotation]: created.metadata.name!,
+      [SERVER_WALLET_HANDOVER.addressAnnotation]: session.serverKey.address,
+    });
     session.created.serverWallet = true;
-    log.info({ address: session.serverKey.address }, 'imported server wallet Secret created');
+    log.info(
+      { address: session.serverKey.address, secret: created.metadata.name },
+      'imported server key handed over',
+    );
   }
   const token = session.steps.backend?.proxmoxToken;
   if (spec.backend.type === 'proxmox' && token && session.proxmoxSecret) {
@@ -76,7 +75,7 @@ export async function applyConfiguration(
     {
       apiVersion: API_VERSION,
       kind: 'HostConfig',
-      metadata: { name: HOST_CONFIG_NAME, labels: LABELS },
+      metadata: { name: HOST_CONFIG_NAME, labels: LABELS, annotations: handovers.get(session) ?? {} },
       spec,
     },
     'apply',

@@ -1,0 +1,91 @@
+// Trust boundary: the server key. The web server hands an imported key over through a Secret with a
+// generated name whose key must match the address on the HostConfig; the controller moves it into
+// its state namespace. A Secret planted under the wallet's fixed name in the release namespace, or a
+// handover holding another key, is never used.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { ChainServices } from '../../../controllers/chain/services.js';
+import type { SetupContext } from '../../../controllers/hostconfig/step.js';
+import { keysStep } from '../../../controllers/hostconfig/steps/keys.js';
+import { SERVER_WALLET_HANDOVER } from '../../../lib/api/server-wallet-handover.js';
+import { exampleHostConfig } from '../../../lib/api/v1alpha1/examples.js';
+import { hostConfigSchema, type HostConfig } from '../../../lib/api/v1alpha1/index.js';
+import type { KubeClient } from '../../../lib/kube/client.js';
+import type { KubeObject } from '../../../lib/kube/object.js';
+import { coreTypes } from '../../../lib/kube/resource-types.js';
+import { createLogger } from '../../../lib/log.js';
+import { anvilAccount, anvilPrivateKey } from '../../harness/chain/anvil.js';
+import { createTestNamespace, deleteNamespace, testClient } from '../../harness/kube.js';
+
+describe('server key handover', () => {
+  let kube: KubeClient;
+  let release: string;
+  let state: string;
+  const log = createLogger('trust-handover');
+
+  beforeAll(async () => {
+    kube = testClient();
+    release = await createTestNamespace(kube, 'trust-release');
+    state = await createTestNamespace(kube, 'trust-state');
+  });
+  afterAll(async () => {
+    for (const namespace of [release, state]) await deleteNamespace(kube, namespace);
+  });
+
+  /** The keys step as the HostConfig controller runs it, for a HostConfig with `annotations`. */
+  const runKeys = (annotations: Record<string, string>, generate = false) => {
+    const host = hostConfigSchema.parse({
+      ...structuredClone(exampleHostConfig),
+      metadata: { name: 'host', annotations },
+    }) as HostConfig;
+    host.spec.chain.serverWallet = { secretRef: { name: 'blockhost-server-wallet' }, generate };
+    const context = {
+      host,
+      kube,
+      namespace: state,
+      chain: { namespace: release } as ChainServices,
+      log,
+      state: {},
+    } as unknown as SetupContext;
+    return keysStep(context);
+  };
+  const handover = async (key: string) =>
+    (
+      await kube.create(coreTypes.secret, {
+        metadata: { generateName: SERVER_WALLET_HANDOVER.namePrefix, namespace: release },
+        stringData: { [SERVER_WALLET_HANDOVER.key]: key },
+      } as KubeObject)
+    ).metadata.name!;
+  const annotate = (secret: string, address: string) => ({
+    [SERVER_WALLET_HANDOVER.secretAnnotation]: secret,
+    [SERVER_WALLET_HANDOVER.addressAnnotation]: address,
+  });
+
+  it('never uses a Secret planted under the wallet name in the release namespace', async () => {
+    await kube.create(coreTypes.secret, {
+      metadata: { name: 'blockhost-server-wallet', namespace: release },
+      stringData: { privateKey: anvilPrivateKey(7) },
+    } as KubeObject);
+    const result = await runKeys({});
+    expect(result.ready).toBe(false);
+    expect(result.reason).toBe('SecretMissing');
+  });
+
+  it('refuses a handover whose key is not the one the HostConfig names', async () => {
+    const name = await handover(anvilPrivateKey(7));
+    const result = await runKeys(annotate(name, anvilAccount(3).address));
+    expect(result).toMatchObject({ ready: false, reason: 'HandoverMismatch' });
+    // Nothing reached the state namespace.
+    await expect(kube.get(coreTypes.secret, 'blockhost-server-wallet', state)).rejects.toThrow();
+  });
+
+  it('moves a matching handover into the state namespace and deletes it', async () => {
+    const name = await handover(anvilPrivateKey(3));
+    const result = await runKeys(annotate(name, anvilAccount(3).address));
+    expect(result).toMatchObject({ ready: true, status: { serverAddress: anvilAccount(3).address } });
+    await expect(kube.get(coreTypes.secret, name, release)).rejects.toThrow(/not found/i);
+    // Once stored, the state Secret is the key: a later handover never replaces it.
+    const later = await handover(anvilPrivateKey(7));
+    const again = await runKeys(annotate(later, anvilAccount(7).address));
+    expect(again).toMatchObject({ ready: true, status: { serverAddress: anvilAccount(3).address } });
+  });
+});
