@@ -43,13 +43,14 @@ async function listSources(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   return entries
     .filter((entry) => entry.isFile() && entry.name.endsWith('.sol'))
-    .map((entry) => relative(sourceDir, join(entry.parentPath, entry.name)).split(sep).join('/'))
+    .map((entry) => relative(dir, join(entry.parentPath, entry.name)).split(sep).join('/'))
     .sort();
 }
 
-/** Serves `@openzeppelin/contracts/...` from node_modules; nothing else may be imported from outside src. */
+/** Serves `@openzeppelin/contracts/...` from node_modules; nothing else may be imported from outside the sources. */
 function findImport(path: string): { contents: string } | { error: string } {
-  if (!path.startsWith(OPENZEPPELIN_PREFIX)) return { error: `import outside contracts/src: ${path}` };
+  if (!path.startsWith(OPENZEPPELIN_PREFIX))
+    return { error: `import of something other than OpenZeppelin: ${path}` };
   try {
     return { contents: readFileSync(join(openZeppelinDir, path.slice(OPENZEPPELIN_PREFIX.length)), 'utf8') };
   } catch (error) {
@@ -57,12 +58,15 @@ function findImport(path: string): { contents: string } | { error: string } {
   }
 }
 
-/** Compiles every source under contracts/src; throws on any compiler error. */
-export async function compileContracts(): Promise<Compilation> {
-  const files = await listSources(sourceDir);
+/**
+ * Compiles every source under `dir` (contracts/src; tests compile their fixtures with it too);
+ * throws on any compiler error.
+ */
+export async function compileContracts(dir = sourceDir): Promise<Compilation> {
+  const files = await listSources(dir);
   const sources = Object.fromEntries(
     await Promise.all(
-      files.map(async (file) => [file, { content: await readFile(join(sourceDir, file), 'utf8') }]),
+      files.map(async (file) => [file, { content: await readFile(join(dir, file), 'utf8') }]),
     ),
   );
   const input = {

@@ -51,8 +51,8 @@ const CONTRACTS: Record<Which, { name: string; request: TxRequest }> = {
 const SET_STABLECOIN_GAS = 150_000n;
 
 /**
- * ContractsReady: the RPC serves the configured chain; given contracts have code and are owned by the
- * server wallet; absent ones are deployed (deploy: true) from the server wallet, at most once per
+ * ContractsReady: the RPC serves the configured chain; given contracts have code, are owned by the
+ * server wallet and (the NFT) mint exactly once per subscription; absent ones are deployed (deploy: true) from the server wallet, at most once per
  * wallet and chain even across crashes (the transaction sender's intent is stored before the
  * broadcast and fixes nonce and address); the subscriptions contract's primary stablecoin is set.
  */
@@ -92,6 +92,7 @@ export async function contractsStep(context: SetupContext): Promise<StepResult> 
 
   for (const which of ['nft', 'subscriptions'] as const)
     await requireOwner(rpc, which, addresses[which], server);
+  if (given.nft) await requireExactlyOnceMint(rpc, addresses.nft, server);
 
   const stablecoin = await ensureStablecoin(
     context,
@@ -164,6 +165,47 @@ async function requireOwner(rpc: PublicClient, which: Which, address: Address, s
       'NotOwner',
       `spec.chain.contracts.${which}: ${address} is owned by ${owner}, not by the server wallet ${server.address}`,
     );
+}
+
+/** A subscription id no mint can have used: probing with it changes nothing and finds nothing. */
+const UNUSED_SUBSCRIPTION_ID = 2n ** 256n - 1n;
+
+/**
+ * Mints go through mintForSubscription, which the contract refuses a second time for the same
+ * subscription, and getSubscriptionToken finds a mint a crash hid. The original BlockHost's
+ * AccessCredentialNFT has neither (only mint(address,bytes)): refused here, before any purchase
+ * would fail to mint. Both are probed with calls (a view, and a simulation from the server wallet),
+ * which send nothing.
+ */
+async function requireExactlyOnceMint(rpc: PublicClient, nft: Address, server: ServerWallet) {
+  const unsupported = (missing: string, cause: unknown) =>
+    new StepError(
+      'UnsupportedContract',
+      `spec.chain.contracts.nft: ${nft} has no ${missing}: an AccessCredentialNFT of the original BlockHost ` +
+        'cannot mint exactly once per subscription; remove spec.chain.contracts.nft to deploy a current one',
+      { cause },
+    );
+  try {
+    await rpc.readContract({
+      address: nft,
+      abi: AccessCredentialNFTAbi,
+      functionName: 'getSubscriptionToken',
+      args: [UNUSED_SUBSCRIPTION_ID],
+    });
+  } catch (error) {
+    throw unsupported('getSubscriptionToken(uint256)', error);
+  }
+  try {
+    await rpc.simulateContract({
+      account: server.address,
+      address: nft,
+      abi: AccessCredentialNFTAbi,
+      functionName: 'mintForSubscription',
+      args: [UNUSED_SUBSCRIPTION_ID, server.address, '0x'],
+    });
+  } catch (error) {
+    throw unsupported('mintForSubscription(uint256,address,bytes)', error);
+  }
 }
 
 /**

@@ -3,7 +3,9 @@
 // inputs — no code at an address, a broken bridge, a malformed key — each turn their step's condition
 // False with a message naming the field, and send nothing.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { type Address } from 'viem';
+import { join } from 'node:path';
+import { getAddress, type Address, type Hex } from 'viem';
+import { compileContracts } from '../../../contracts/compile.js';
 import { AccessCredentialNFTAbi } from '../../../contracts/generated/artifacts.js';
 import { blockhostTypes, HOST_CONFIG_NAME } from '../../../lib/api/v1alpha1/index.js';
 import { decryptConnectionDetails } from '../../../lib/crypto/index.js';
@@ -23,6 +25,7 @@ import {
   testClient,
 } from '../../harness/kube.js';
 import { LibvirtEnvironment } from '../../harness/libvirt/environment.js';
+import { repoDir } from '../../harness/install/scripts.js';
 import {
   condition,
   readHost,
@@ -139,6 +142,28 @@ describe('setup pipeline: existing contracts', () => {
     await patchSpec({ chain: { contracts: { nft: chain.deployment.nft } } });
     await waitForCondition(kube, 'ContractsReady', 'True');
   });
+
+  it("refuses the original BlockHost's NFT contract (no exactly-once mint) and sends nothing", async () => {
+    const { contracts } = await compileContracts(join(repoDir, 'test/fixtures/original-contracts'));
+    const original = contracts.find((c) => c.name === 'OriginalAccessCredentialNFT')!;
+    const hash = await chain.deployer.deployContract({
+      abi: original.abi,
+      bytecode: original.bytecode,
+      args: ['BlockhostAccess', 'BHA'],
+    });
+    const { contractAddress } = await chain.publicClient.waitForTransactionReceipt({ hash: hash as Hex });
+    const before = await nonce();
+    await patchSpec({ chain: { contracts: { nft: contractAddress } } });
+    const refused = await waitForCondition(kube, 'ContractsReady', 'False', 'UnsupportedContract');
+    expect(refused.message).toContain(
+      `spec.chain.contracts.nft: ${getAddress(contractAddress!)} has no getSubscriptionToken(uint256): an AccessCredentialNFT of the original BlockHost`,
+    );
+    expect(refused.message).toContain('remove spec.chain.contracts.nft to deploy a current one');
+    expect((await readHost(kube)).status?.contracts?.nft).toBe(chain.deployment.nft);
+    expect(await nonce()).toBe(before);
+    await patchSpec({ chain: { contracts: { nft: chain.deployment.nft } } });
+    await waitForCondition(kube, 'ContractsReady', 'True');
+  }, 120_000);
 
   it('refuses a malformed key without echoing it, and later steps wait for it', async () => {
     const secret = await kube.get<KubeObject & { data: Record<string, string> }>(
