@@ -49,3 +49,24 @@ export class ChainMetrics {
     });
   }
 }
+
+/** What a chain-trust refusal was about (docs/chain-trust.md). */
+export type TrustCheck = 'block_time' | 'expiry' | 'admin_holder';
+
+/**
+ * Chain answers not acted on: a block timestamp too far ahead of the host clock, an expiry or an
+ * admin holder no quorum of endpoints confirmed. Shared by several controllers of one registry,
+ * hence get-or-create.
+ */
+export function chainTrustRefusals(registry: Registry): Counter<'check'> {
+  const name = 'blockhost_chain_trust_refusals_total';
+  return (
+    (registry.getSingleMetric(name) as Counter<'check'> | undefined) ??
+    new Counter({
+      name,
+      help: 'Chain answers refused as unconfirmed (block_time, expiry, admin_holder); nothing was destroyed or paid on them',
+      labelNames: ['check'],
+      registers: [registry],
+    })
+  );
+}

@@ -1,5 +1,5 @@
-import { getAddress } from 'viem';
-import { AccessCredentialNFTAbi } from '../../contracts/generated/artifacts.js';
+import { ChainDisagreement } from '../../lib/chain/confirmed-read.js';
+import { readCredentialHolder } from '../../lib/chain/credential-holder.js';
 import { HttpError } from '../http/errors.js';
 import type { ChainClients } from './chain-clients.js';
 import type { AdminChain } from './host.js';
@@ -14,9 +14,10 @@ interface Cached {
 }
 
 /**
- * Who holds the admin credential NFT right now, read on-chain and cached at most `maxAgeMs` by the
- * server clock. Whoever holds it is admin: transferring the NFT moves admin rights with no config
- * change, and ends the old holder's rights once the cache entry ages out.
+ * Who holds the admin credential NFT, read on-chain `confirmations` blocks deep, agreed by a quorum
+ * of the RPC endpoints, and cached at most `maxAgeMs` by the server clock. Whoever holds it is
+ * admin: transferring the NFT moves admin rights with no config change (once the transfer is
+ * confirmed), and ends the old holder's rights once the cache entry ages out.
  */
 export class AdminHolder {
   private cached?: Cached;
@@ -30,7 +31,7 @@ export class AdminHolder {
 
   /** The holder's checksummed address; HttpError 503 when the chain cannot tell. */
   async holder(chain: AdminChain): Promise<string> {
-    const key = `${chain.chainId}:${chain.nft}:${chain.credentialTokenId}:${chain.endpoints.join(',')}`;
+    const key = `${chain.chainId}:${chain.nft}:${chain.credentialTokenId}:${chain.confirmations}:${chain.endpoints.join(',')}`;
     const cached = this.cached;
     if (cached?.key === key && this.now() - cached.at < this.maxAgeMs) return cached.holder;
     if (this.pending?.key !== key) {
@@ -56,26 +57,29 @@ export class AdminHolder {
   }
 
   private async read(chain: AdminChain): Promise<string> {
+    let holder: string | null;
     try {
-      const owner = await this.clients.for(chain).readContract({
-        address: chain.nft,
-        abi: AccessCredentialNFTAbi,
-        functionName: 'ownerOf',
-        args: [chain.credentialTokenId],
-      });
-      return getAddress(owner as string);
+      ({ value: holder } = await readCredentialHolder(
+        chain.endpoints.map((url) => this.clients.for({ chainId: chain.chainId, endpoints: [url] })),
+        chain.confirmations,
+        chain.nft,
+        chain.credentialTokenId,
+      ));
     } catch (error) {
-      const text = String(error);
-      // ERC721NonexistentToken: setup has not minted the credential (or it was burnt).
-      if (/NonexistentToken|revert/i.test(text))
-        throw new HttpError(
-          503,
-          `The admin credential NFT #${chain.credentialTokenId} does not exist yet; setup mints it.`,
-        );
+      // Endpoints that disagree: nobody is admin on a minority's word (nor on one lying endpoint's).
+      if (error instanceof ChainDisagreement)
+        throw new HttpError(503, `The admin credential holder cannot be confirmed: ${error.message}.`);
       throw new HttpError(
         503,
         'The chain cannot be reached to check the admin credential; try again shortly.',
       );
     }
+    // Not minted at the confirmed block: setup has not minted it (or it was burnt), or too recently.
+    if (holder === null)
+      throw new HttpError(
+        503,
+        `The admin credential NFT #${chain.credentialTokenId} does not exist yet; setup mints it.`,
+      );
+    return holder;
   }
 }

@@ -14,6 +14,8 @@ export interface AdminChain {
   startBlock?: number;
   /** Token id of the admin credential NFT: the one setup minted, else the one spec names. */
   credentialTokenId: bigint;
+  /** Depth at which the admin holder is read (spec.chain.confirmations). */
+  confirmations: number;
 }
 
 /** The HostConfig, or 503 with the reason the dashboard cannot work yet. */
@@ -36,6 +38,7 @@ export function adminChainOf(host: HostConfig): AdminChain {
     ...(stablecoin && { stablecoin: stablecoin as `0x${string}` }),
     ...(contracts.startBlock !== undefined && { startBlock: contracts.startBlock }),
     credentialTokenId: BigInt(host.status?.adminCredentialTokenId ?? host.spec.admin.credentialTokenId),
+    confirmations: host.spec.chain.confirmations ?? 12,
   };
 }
 

@@ -49,6 +49,8 @@ export async function useLocalChain(
     ...settings,
   } as ChainSettings;
   await kube.create(blockhostTypes.hostConfig, host);
+  // Admin login and payouts read the admin holder at head - confirmations: blocks must keep coming.
+  chain.keepMining(500);
 }
 
 /** Public name of the host in tests (spec.signup.hostname). */

@@ -27,6 +27,11 @@ export interface LocalChain {
   ): ReturnType<typeof buySubscription>;
   /** Calls a view function of the AccessCredentialNFT contract. */
   readNft<T>(functionName: string, args?: unknown[]): Promise<T>;
+  /**
+   * Mines an empty block every `intervalMs` until stop(), as a live chain does: what is read at
+   * head - confirmations (expiry, the admin holder) confirms without anyone transacting.
+   */
+  keepMining(intervalMs: number): void;
   stop(): Promise<void>;
 }
 
@@ -81,6 +86,7 @@ export async function startLocalChain({
         functionName,
         args,
       } as never) as Promise<T>;
+    let ticker: NodeJS.Timeout | undefined;
     return {
       anvil,
       chain,
@@ -90,7 +96,13 @@ export async function startLocalChain({
       wallet,
       buy,
       readNft,
-      stop: () => anvil.stop(),
+      keepMining: (intervalMs) => {
+        ticker ??= setInterval(() => void anvil.mine(1).catch(() => undefined), intervalMs);
+      },
+      stop: () => {
+        clearInterval(ticker);
+        return anvil.stop();
+      },
     };
   } catch (error) {
     await anvil.stop();

@@ -46,7 +46,7 @@ export function faultSeed(): number {
   return fromEnv ? Number(fromEnv) : Math.floor(Math.random() * 2 ** 31);
 }
 
-interface JsonRpcRequest {
+export interface JsonRpcRequest {
   id: unknown;
   method: string;
   params?: unknown[];
@@ -54,7 +54,8 @@ interface JsonRpcRequest {
 
 /**
  * A JSON-RPC proxy in front of a real node that misbehaves like public RPC providers: errors,
- * timeouts, block-range limits, duplicated and shuffled logs, stale heads and outages. Every
+ * timeouts, block-range limits, duplicated and shuffled logs, stale heads and outages; and, through
+ * `lie`, like a malicious one (forged timestamps, contract answers). Every
  * decision comes from a seeded PRNG with five draws per request (details such as the shuffle come
  * from a second one), so the n-th request meets the same faults in a replay; requests racing each
  * other may still arrive in another order, so a replay is close, not exact.
@@ -75,6 +76,12 @@ export class RpcFaultProxy {
   private readonly started = Date.now();
   private downUntil = 0;
   requests = 0;
+  /**
+   * A compromised provider: rewrites the node's answer to `request` (return `result` to pass it on
+   * unchanged). Set and cleared at any time; lies are counted in `lies`.
+   */
+  lie?: (request: JsonRpcRequest, result: unknown) => unknown;
+  lies = 0;
 
   private constructor(
     private readonly server: Server,
@@ -165,6 +172,11 @@ export class RpcFaultProxy {
         this.stats.stale += 1;
         answer.result = older[Math.floor(this.detail() * older.length)];
       }
+    }
+    if (this.lie && answer.result !== undefined) {
+      const told = this.lie(request, answer.result);
+      if (JSON.stringify(told) !== JSON.stringify(answer.result)) this.lies += 1;
+      answer.result = told;
     }
     reply(res, 200, JSON.stringify(answer));
   }

@@ -131,7 +131,8 @@ export function describePurchaseFlow(
       const head = await chain.publicClient.getBlock({ blockTag: 'latest' });
       const delta = Math.ceil(instantMs / 1000) - Number(head.timestamp) + seconds;
       if (delta > 0) await chain.anvil.rpc('evm_increaseTime', [delta]);
-      await chain.anvil.mine(1);
+      // Two blocks: expiry is confirmed one block deep, at that block's timestamp.
+      await chain.anvil.mine(2);
       // The controller's chain clock re-reads the head at most once a second.
       await new Promise((resolve) => setTimeout(resolve, 1500));
     };
@@ -161,7 +162,8 @@ export function describePurchaseFlow(
           kube,
           namespace,
           chain,
-          { confirmations: 1, pollIntervalSeconds: 1 },
+          // Chain time is moved days past the host clock here; production believes 5 minutes.
+          { confirmations: 1, pollIntervalSeconds: 1, maxBlockTimeAheadSeconds: 30 * 86_400 },
           {
             ipv6: { mode: 'none', allocationSize: 64 },
             ...(web && { signup: { hostname: LOCAL_HOSTNAME, url: `${web.url}/` } }),

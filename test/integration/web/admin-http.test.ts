@@ -884,6 +884,7 @@ describe('NFT transfer', () => {
       args: [anvilAccount(ADMIN).address, anvilAccount(OTHER).address, 0n],
     });
     await chain.publicClient.waitForTransactionReceipt({ hash });
+    await chain.anvil.mine(1); // the holder is read one confirmation deep
     // Still cached: ownerOf is read at most once a minute.
     expect((await get('/api/session', old.headers)).statusCode).toBe(200);
     now += 60_001;

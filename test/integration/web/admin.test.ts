@@ -433,6 +433,7 @@ describe('admin dashboard', () => {
       args: [anvilAccount(ADMIN).address, anvilAccount(OTHER).address, 0n],
     });
     await chain.publicClient.waitForTransactionReceipt({ hash });
+    await chain.anvil.mine(1); // the holder is read one confirmation deep
     clockOffset += ADMIN_HOLDER_CACHE_MS + 1_000;
     await old.goto(dashboardUrl);
     // The page's first calls meet the holder check: the one that does shows why; when another call
