@@ -14,7 +14,7 @@ import { buyAsCustomer } from '../harness/chain/purchase.js';
 import { startLocalChain } from '../harness/chain/local-chain.js';
 import { LibvirtEnvironment } from '../harness/libvirt/environment.js';
 import { LocalNodeCluster } from '../harness/node/node.js';
-import { NodeRelease, openLibvirtShop, RELEASE } from '../harness/node/release.js';
+import { NodeRelease, openLibvirtShop, RELEASE, stateNamespaceOf } from '../harness/node/release.js';
 import { waitFor } from '../harness/processes.js';
 import { against, writeResult } from './results.js';
 
@@ -120,7 +120,7 @@ export async function podsBench(): Promise<void> {
       log,
       metrics: new RuntimeMetrics({ processMetrics: false }),
     });
-    registerControllers(manager, { namespace: NAMESPACE, log });
+    registerControllers(manager, { namespace: NAMESPACE, stateNamespace: stateNamespaceOf(NAMESPACE), log });
     const running = manager.start();
     try {
       const inProcess = await purchaseToActiveMs();

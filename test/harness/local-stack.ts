@@ -151,7 +151,7 @@ async function run(): Promise<void> {
     const publicSecret = 'blockhost-access';
     await useLocalChain(
       client,
-      NAMESPACE,
+      STATE_NAMESPACE,
       chain,
       { confirmations: 1, pollIntervalSeconds: 1 },
       {

@@ -15,6 +15,8 @@ import { grantPodAccess } from '../libvirt/libvirtd.js';
 import type { LocalNodeCluster } from './node.js';
 
 export const RELEASE = 'blockhost';
+/** The chart's default controller state namespace for a release in `namespace` (docs/controller-state.md). */
+export const stateNamespaceOf = (namespace: string) => `${namespace}-system`;
 
 /**
  * Sets the host up to sell libvirt guests of the product's image: the HostConfig on `chain` and
@@ -28,9 +30,10 @@ export async function openLibvirtShop(
   libvirt: LibvirtEnvironment,
   planName: string,
 ): Promise<void> {
+  // The server wallet Secret goes where the chart's controller keeps its key.
   await useLocalChain(
     kube,
-    namespace,
+    stateNamespaceOf(namespace),
     chain,
     { confirmations: 1, pollIntervalSeconds: 1 },
     {
