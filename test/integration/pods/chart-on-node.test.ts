@@ -28,7 +28,14 @@ import { CLUSTER_LOCK_WAIT_MS, eventually, testClient } from '../../harness/kube
 import { LibvirtEnvironment } from '../../harness/libvirt/environment.js';
 import { virsh } from '../../harness/libvirt/libvirtd.js';
 import { LocalNodeCluster, NODE_LOCK_WAIT_MS } from '../../harness/node/node.js';
-import { componentOf, NodeRelease, openLibvirtShop, podReady, RELEASE } from '../../harness/node/release.js';
+import {
+  componentOf,
+  NodeRelease,
+  openLibvirtShop,
+  podReady,
+  RELEASE,
+  stateNamespaceOf,
+} from '../../harness/node/release.js';
 
 /** Random, because libvirt domain names start with the VM's namespace and libvirtd is shared. */
 const NAMESPACE = `bh-pods-${Date.now().toString(36)}`;
@@ -155,7 +162,7 @@ describe('the chart on a real node', () => {
     );
     await eventually(
       'the mint intent',
-      () => exists(kube.get(coreTypes.configMap, mintIntent, NAMESPACE)),
+      () => exists(kube.get(coreTypes.configMap, mintIntent, stateNamespaceOf(NAMESPACE))),
       480_000,
     );
     await release.killControllerPod();
