@@ -16,6 +16,7 @@ import { FACES } from './faces.js';
 import { clientAddress, parseTrustedProxies } from './http/client-address.js';
 import { installErrorHandlers } from './http/errors.js';
 import { registerHealthRoutes } from './http/health.js';
+import { registerStrictJsonParser } from './http/json-body.js';
 import { HttpMetrics } from './http/metrics.js';
 import { registerSameOriginGuard, registerSecurityHeaders } from './http/security.js';
 import { SessionStore } from './http/sessions.js';
@@ -129,6 +130,7 @@ export async function createWebApp(options: WebServerOptions = {}): Promise<Fast
   const connectSources: (() => readonly string[])[] = [];
   await registerSecurityHeaders(app, () => connectSources.flatMap((source) => source()));
   registerSameOriginGuard(app);
+  registerStrictJsonParser(app);
   await app.register(cookie);
   // Keyed on the real client, not the ingress pod every request arrives from (login routes too).
   await app.register(rateLimit, {

@@ -23,6 +23,19 @@ export interface CelRule<T> extends CelValidation {
 }
 
 /**
+ * zod runs refinements even when a field already failed its own check (a pattern, say), so a
+ * check may meet values its helpers refuse to read; a check that throws has failed, and never
+ * turns a parse (an admission review) into an exception.
+ */
+function passes<T>(check: (self: T) => boolean, value: T): boolean {
+  try {
+    return check(value);
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Attaches CEL rules to a schema: the apiserver enforces them through the generated CRD, and zod
  * enforces their `check`s on parse, reporting at `fieldPath` so both name the same field.
  */
@@ -31,7 +44,7 @@ export function withCel<S extends z.ZodType>(schema: S, rules: readonly CelRule<
   if (unchecked) throw new Error(`CEL rule needs a TypeScript check: ${unchecked.rule}`);
   const refined = schema.superRefine((value, ctx) => {
     for (const { check, message, fieldPath } of rules) {
-      if (check && !check(value))
+      if (check && !passes(check, value))
         ctx.addIssue({ code: 'custom', message, path: zodPath(fieldPath), input: value });
     }
   });

@@ -55,7 +55,8 @@ export function registerAuth(
   const log = context.log;
 
   app.post('/api/challenge', { config: { rateLimit: context.loginRateLimit } }, async (request) => {
-    validate(emptyBody, request.body ?? {});
+    // No body, or `{}`; a JSON null or array is a malformed body, not an empty one.
+    validate(emptyBody, request.body === undefined ? {} : request.body);
     const host = await requireHostConfig(context.kube);
     const challenge = challenges.issue(machineName(host));
     return {

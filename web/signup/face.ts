@@ -5,7 +5,9 @@ import { isNotFound } from '../../lib/kube/errors.js';
 import type { Face, FaceContext } from '../face.js';
 import { HttpError } from '../http/errors.js';
 import { validate } from '../http/validation.js';
-import { SignupConfigSource } from './host-config.js';
+import { ChainClients } from '../admin/chain-clients.js';
+import { notSelling, SignupConfigSource } from './host-config.js';
+import { registerRpcProxy } from './rpc-proxy.js';
 import { signupPage } from './markup.js';
 
 const purchaseParams = z.object({
@@ -26,17 +28,16 @@ export interface PurchaseStatus {
 
 async function register(app: FastifyInstance, context: FaceContext): Promise<void> {
   const source = new SignupConfigSource(context.kube, () => performance.now());
-  context.allowConnectSources(() => source.rpcOrigins());
+  // The page talks to the chain only through this server (connect-src 'self').
+  registerRpcProxy(app, () => source.chain(), new ChainClients());
 
   const config = async () => {
     const result = await source.get();
-    if ('notReady' in result) throw new HttpError(503, `This host is not selling yet: ${result.notReady}.`);
+    if ('notReady' in result) throw notSelling(result);
     return result.config;
   };
 
   app.get('/', async (_request, reply) => {
-    // Read first: the page's CSP names the RPC origins of this very config.
-    await source.get().catch((error: unknown) => context.log.warn({ err: error }, 'HostConfig unreadable'));
     return context.sendPage(reply, {
       title: 'Rent a VM — BlockHost',
       scripts: ['signup'],

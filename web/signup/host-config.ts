@@ -1,13 +1,18 @@
 import type { HostConfig } from '../../lib/api/v1alpha1/index.js';
 import { contractsInUse } from '../../lib/chain/contracts.js';
 import type { KubeClient } from '../../lib/kube/client.js';
-import { originOf } from '../http/security.js';
+import { HttpError } from '../http/errors.js';
 import { readHostConfig } from '../shared/host-config.js';
+import { SIGNUP_RPC_PATH } from './rpc-proxy.js';
 
 /** What the signup page needs to sell: all public, from the HostConfig (spec and status). */
 export interface SignupConfig {
   chainId: number;
-  /** For the page's chain reads and for wallet_addEthereumChain. */
+  /**
+   * For the page's chain reads and for wallet_addEthereumChain: only this server's read-only RPC
+   * proxy (a path; the page makes it absolute). The HostConfig's endpoints may carry API keys, so
+   * they are never published.
+   */
   rpcUrls: string[];
   contracts: { subscriptions: string; nft: string };
   /** Uncompressed server key (0x04…) the page ECIES-encrypts the customer's signature to. */
@@ -30,7 +35,7 @@ export function signupConfigFrom(host: HostConfig | undefined): SignupConfigResu
   return {
     config: {
       chainId: host.spec.chain.chainId,
-      rpcUrls: host.spec.chain.rpcEndpoints,
+      rpcUrls: [SIGNUP_RPC_PATH],
       contracts: { subscriptions: contracts.subscriptions, nft: contracts.nft },
       serverPublicKey,
       publicSecret: host.spec.publicSecret ?? 'blockhost-access',
@@ -39,13 +44,25 @@ export function signupConfigFrom(host: HostConfig | undefined): SignupConfigResu
   };
 }
 
+/** The chain the RPC proxy forwards to: server-side only. */
+export interface SignupChain {
+  chainId: number;
+  endpoints: string[];
+}
+
+interface Snapshot {
+  at: number;
+  result: SignupConfigResult;
+  chain?: SignupChain;
+}
+
 /**
- * Reads the HostConfig at most every `maxAgeMs`, so a busy signup page costs the API server one
- * GET per interval. Keeps the RPC origins of the last read for the CSP (read synchronously).
+ * Reads the HostConfig at most every `maxAgeMs`, so a busy signup page (and its RPC proxy) costs
+ * the API server one GET per interval.
  */
 export class SignupConfigSource {
-  private last?: { at: number; result: SignupConfigResult };
-  private pending?: Promise<SignupConfigResult>;
+  private last?: Snapshot;
+  private pending?: Promise<Snapshot>;
 
   constructor(
     private readonly kube: KubeClient,
@@ -54,21 +71,38 @@ export class SignupConfigSource {
   ) {}
 
   async get(): Promise<SignupConfigResult> {
-    if (this.last && this.now() - this.last.at < this.maxAgeMs) return this.last.result;
+    return (await this.snapshot()).result;
+  }
+
+  /** Chain id and endpoints for the proxy; 503 until the page can sell. */
+  async chain(): Promise<SignupChain> {
+    const { result, chain } = await this.snapshot();
+    if ('notReady' in result || !chain) throw notSelling(result);
+    return chain;
+  }
+
+  private async snapshot(): Promise<Snapshot> {
+    if (this.last && this.now() - this.last.at < this.maxAgeMs) return this.last;
     this.pending ??= this.read().finally(() => (this.pending = undefined));
     return this.pending;
   }
 
-  /** Origins of the chain's RPC endpoints as last read (for connect-src). */
-  rpcOrigins(): string[] {
-    const result = this.last?.result;
-    if (!result || !('config' in result)) return [];
-    return result.config.rpcUrls.map(originOf).filter((origin): origin is string => origin !== undefined);
+  private async read(): Promise<Snapshot> {
+    const host = await readHostConfig(this.kube);
+    const result = signupConfigFrom(host);
+    this.last = {
+      at: this.now(),
+      result,
+      ...(host && { chain: { chainId: host.spec.chain.chainId, endpoints: host.spec.chain.rpcEndpoints } }),
+    };
+    return this.last;
   }
+}
 
-  private async read(): Promise<SignupConfigResult> {
-    const result = signupConfigFrom(await readHostConfig(this.kube));
-    this.last = { at: this.now(), result };
-    return result;
-  }
+/** The 503 every signup API answers before setup published what the page needs. */
+export function notSelling(result: SignupConfigResult): HttpError {
+  return new HttpError(
+    503,
+    `This host is not selling yet: ${'notReady' in result ? result.notReady : 'its chain is unknown'}.`,
+  );
 }

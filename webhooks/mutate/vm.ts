@@ -49,8 +49,13 @@ async function defaultImage(
   backend: BackendType,
   lookups: Lookups,
 ): Promise<string | undefined> {
-  const ref = vm.spec?.subscriptionRef?.name;
-  const subscription = ref ? await lookups.subscription(vm.metadata.namespace ?? '', ref) : undefined;
+  // Unvalidated input: only names that are strings are looked up (validation refuses the rest).
+  const ref: unknown = vm.spec?.subscriptionRef?.name;
+  const namespace: unknown = vm.metadata?.namespace;
+  const subscription =
+    typeof ref === 'string' && ref !== ''
+      ? await lookups.subscription(typeof namespace === 'string' ? namespace : '', ref)
+      : undefined;
   if (subscription) {
     const plan = (await lookups.plans()).find(
       (p) =>

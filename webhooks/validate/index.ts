@@ -71,7 +71,8 @@ export async function validateAdmission(
   options: ValidationOptions = {},
 ): Promise<Findings> {
   const warnings: string[] = [];
-  const schema = schemas[input.kind];
+  // Own keys only: a kind named "constructor" must not find Object.prototype's.
+  const schema = Object.hasOwn(schemas, input.kind) ? schemas[input.kind] : undefined;
   if (!schema || (input.operation !== 'CREATE' && input.operation !== 'UPDATE'))
     return { errors: [], warnings };
   if (input.subResource === 'status') {

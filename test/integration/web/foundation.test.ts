@@ -116,6 +116,25 @@ describe('limits and errors', () => {
     expect(response.json()).toEqual({ error: expect.any(String) });
   });
 
+  it('refuses JSON that is not valid UTF-8 with 400 (never a handler seeing U+FFFD)', async () => {
+    const response = await server.inject({
+      method: 'POST',
+      url: '/t/login',
+      headers: { host: HOST, 'content-type': 'application/json' },
+      payload: Buffer.concat([Buffer.from('{"user":"'), Buffer.from([0xff, 0xc3, 0x28]), Buffer.from('"}')]),
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toEqual({ error: 'the request body is not valid UTF-8' });
+    // Prototype-poisoning keys are still refused by fastify's parser underneath.
+    const poisoned = await server.inject({
+      method: 'POST',
+      url: '/t/login',
+      ...json({}),
+      payload: '{"__proto__":{"x":1},"user":"a"}',
+    });
+    expect(poisoned.statusCode).toBe(400);
+  });
+
   it('accepts only JSON bodies (a cross-site form or text/plain post gets 415)', async () => {
     for (const type of [
       'text/plain',

@@ -51,7 +51,7 @@ describe('signupConfigFrom', () => {
     expect(result).toEqual({
       config: {
         chainId: 11155111,
-        rpcUrls: ['https://ethereum-sepolia-rpc.publicnode.com'],
+        rpcUrls: ['/api/signup/rpc'],
         contracts: { subscriptions: deployed, nft: NFT },
         serverPublicKey: KEY,
         publicSecret: 'blockhost-access',

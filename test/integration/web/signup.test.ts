@@ -66,6 +66,16 @@ const getJson = async (path: string) => {
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 };
 
+const rpc = async (body: unknown) => {
+  const response = await fetch(`${web.url}/api/signup/rpc`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+};
+const SUBSCRIBER_HINT = '0x0000000000000000000000000000000000000001';
+
 const onChainSubscription = async (id: bigint) =>
   (await chain.publicClient.readContract({
     address: chain.deployment.subscriptions,
@@ -187,7 +197,7 @@ describe('signup API', () => {
       status: 200,
       body: {
         chainId: chain.anvil.chainId,
-        rpcUrls: [chain.anvil.rpcUrl],
+        rpcUrls: ['/api/signup/rpc'],
         contracts: { subscriptions: chain.deployment.subscriptions, nft: chain.deployment.nft },
         serverPublicKey: SERVER_PUBLIC_KEY,
         publicSecret: 'blockhost-access',
@@ -211,11 +221,75 @@ describe('signup API', () => {
     });
   });
 
-  it('names the RPC endpoint in the page CSP, so the browser may read the chain', async () => {
-    const response = await fetch(`${web.url}/`);
-    expect(response.headers.get('content-security-policy')).toContain(
-      `connect-src 'self' ${new URL(chain.anvil.rpcUrl).origin}`,
+  it('never publishes the HostConfig RPC URLs (they may carry keys): reads go through the proxy', async () => {
+    const keyed = `${chain.anvil.rpcUrl.replace(/\/$/, '')}/?apikey=SECRET-KEY-123`;
+    await kube.patch(
+      blockhostTypes.hostConfig,
+      HOST_CONFIG_NAME,
+      undefined,
+      {
+        spec: { chain: { rpcEndpoints: [keyed] } },
+      },
+      'merge',
     );
+    try {
+      // The web server re-reads the HostConfig every 2 s.
+      await eventually('keyed endpoint in use', async () => {
+        const answer = await rpc({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] });
+        return answer.status === 200;
+      });
+      const config = await fetch(`${web.url}/api/signup/config`);
+      const page = await fetch(`${web.url}/`);
+      const published = `${await config.text()}${await page.text()}${page.headers.get('content-security-policy')}`;
+      expect(published).not.toContain('SECRET-KEY');
+      expect(published).not.toContain(new URL(chain.anvil.rpcUrl).host);
+      expect(page.headers.get('content-security-policy')).toContain("connect-src 'self';");
+      const answer = await rpc({ jsonrpc: '2.0', id: 'a', method: 'eth_chainId', params: [] });
+      expect(answer.body).toEqual({
+        jsonrpc: '2.0',
+        id: 'a',
+        result: `0x${chain.anvil.chainId.toString(16)}`,
+      });
+    } finally {
+      await kube.patch(
+        blockhostTypes.hostConfig,
+        HOST_CONFIG_NAME,
+        undefined,
+        {
+          spec: { chain: { rpcEndpoints: [chain.anvil.rpcUrl] } },
+        },
+        'merge',
+      );
+    }
+  });
+
+  it('proxies reads only: sends, signing, batches and unknown methods are refused with 400', async () => {
+    const raw = '0x02f8' + '00'.repeat(40);
+    for (const body of [
+      { jsonrpc: '2.0', id: 1, method: 'eth_sendRawTransaction', params: [raw] },
+      { jsonrpc: '2.0', id: 1, method: 'eth_sendTransaction', params: [{}] },
+      { jsonrpc: '2.0', id: 1, method: 'eth_accounts', params: [] },
+      { jsonrpc: '2.0', id: 1, method: 'eth_getLogs', params: [{ fromBlock: '0x0' }] },
+      { jsonrpc: '2.0', id: 1, method: 'anvil_setBalance', params: [SUBSCRIBER_HINT, '0x1'] },
+      [{ jsonrpc: '2.0', id: 1, method: 'eth_chainId' }],
+      { id: 1, method: 'eth_chainId' },
+    ]) {
+      const answer = await rpc(body);
+      expect({ body, status: answer.status }).toEqual({ body, status: 400 });
+      expect(answer.body).toMatchObject({ error: expect.stringMatching(/invalid request body|batch/) });
+    }
+  });
+
+  it('passes a revert back as a JSON-RPC error, so the page can explain it', async () => {
+    const answer = await rpc({
+      jsonrpc: '2.0',
+      id: 7,
+      method: 'eth_call',
+      // No such function and no fallback: the contract reverts.
+      params: [{ to: chain.deployment.subscriptions, data: '0xdeadbeef' }, 'latest'],
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ jsonrpc: '2.0', id: 7, error: { code: expect.any(Number) } });
   });
 });
 

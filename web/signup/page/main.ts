@@ -72,6 +72,8 @@ async function start(): Promise<void> {
     byId<HTMLButtonElement>('connect').disabled = true;
     return;
   }
+  // The server's RPC proxy is a path; viem and wallets want absolute URLs.
+  config = { ...config, rpcUrls: config.rpcUrls.map((url) => new URL(url, location.href).href) };
   if (config.hostname) byId('host-line').textContent = `VMs on ${config.hostname}, paid from your wallet.`;
   const chain = new SignupChain(config);
   const [plans, coin] = await Promise.all([chain.plans(), chain.stablecoin()]);
