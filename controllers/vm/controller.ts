@@ -10,7 +10,7 @@ import { updateStatus } from '../../lib/runtime/status.js';
 import { AddressClaims, ipv4Candidates, ipv6Candidates } from './addresses.js';
 import { BackendError, GuestAgentUnavailableError, type ObservedVm, type VmBackend } from './backend.js';
 import type { BackendProvider } from './backends/provider.js';
-import { desiredVm, ipv6PrefixOf, wantedGecos } from './desired.js';
+import { backendAssignsAddresses, desiredVm, ipv6PrefixOf, wantedGecos } from './desired.js';
 import { ensureLoginSecret } from './login-secret.js';
 
 export const VM_CONTROLLER = 'vm';
@@ -132,6 +132,14 @@ export function registerVmController(manager: Manager, options: VmControllerOpti
    */
   async function ensureAddresses(vm: VM, host: HostConfig): Promise<VM> {
     const network = { ...vm.spec.network };
+    if (backendAssignsAddresses(host)) {
+      if (network.ipv4 || network.ipv6)
+        throw new BackendError(
+          'KubeVirt on the pod network assigns the address (masquerade NAT): remove spec.network, or set spec.backend.kubevirt.networkName on the HostConfig (a bridge NetworkAttachmentDefinition) for pool addresses',
+          'AddressesNotSupported',
+        );
+      return vm;
+    }
     for (const family of ['ipv4', 'ipv6'] as const) {
       const address = network[family];
       if (address && !(await claims.claimExact(family, vm, address)))

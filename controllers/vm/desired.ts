@@ -9,6 +9,14 @@ export function ipv6PrefixOf(host: HostConfig): string | undefined {
   return host.status?.ipv6Prefix ?? (host.spec.ipv6.mode === 'manual' ? host.spec.ipv6.prefix : undefined);
 }
 
+/**
+ * KubeVirt on the pod network (no Multus network named): virt-launcher's masquerade NAT gives the
+ * guest 10.0.2.2 by DHCP and the VM is reached at its pod IP, so pool addresses cannot work (a
+ * static one in the guest cuts it off) and the address is the one KubeVirt reports.
+ */
+export const backendAssignsAddresses = (host: HostConfig): boolean =>
+  host.spec.backend.type === 'kubevirt' && host.spec.backend.kubevirt?.networkName === undefined;
+
 /** The guest's GECOS as the web3 PAM login reads it, or the VM's explicit override. */
 export const wantedGecos = (vm: VM): string =>
   vm.spec.cloudInit.gecos ?? blockhostGecos(vm.spec.ownerWallet, vm.spec.nftTokenId);
@@ -45,8 +53,9 @@ export function desiredVm(vm: VM, host: HostConfig, intentId: string, loginSecre
     gecos: vm.spec.cloudInit.gecos,
     sshKeys: vm.spec.cloudInit.sshKeys,
     login: { secretKey: loginSecretKey, signingUrl: signingUrlOf(host) },
-    network:
-      ipv4 || ipv6
+    network: backendAssignsAddresses(host)
+      ? { macAddress } // DHCP from the masquerade NAT
+      : ipv4 || ipv6
         ? {
             macAddress,
             ...(ipv4 && {

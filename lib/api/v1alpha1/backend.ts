@@ -60,7 +60,7 @@ const kubevirt = z.object({
     .regex(/^([a-z0-9-]+\/)?[a-z0-9.-]+$/, 'must be "name" or "namespace/name"')
     .optional()
     .describe(
-      'Multus NetworkAttachmentDefinition ("name" or "namespace/name") that puts VMs on the host network; absent: the pod network.',
+      'Multus NetworkAttachmentDefinition ("name" or "namespace/name") that puts VMs on the host network, with pool addresses; absent: the pod network, where KubeVirt assigns the address (masquerade NAT, reached at the pod IP) and explicit VM addresses are refused.',
     ),
   images: mapList(kubevirtImage, 'name', 16).min(1).describe('Base images, by name.'),
 });

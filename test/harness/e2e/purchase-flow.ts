@@ -232,7 +232,10 @@ export function describePurchaseFlow(
       expect(await nft<bigint>('totalSupply')).toBe(supplyBefore + 1n);
       expect(await nft<string>('ownerOf', [tokenId])).toBe(chain.wallet(4).account.address);
       const details = decryptConnectionDetails(buyerSignature, await nft<Hex>('getUserEncrypted', [tokenId]));
-      expect(details).toEqual({ hostname: machine.spec.network?.ipv4, port: 22, username: 'admin' });
+      // The address the VM is reached at: its pool address, or where the backend assigns addresses
+      // (KubeVirt on the pod network) the one it reports, with no pool address taken.
+      const reachedAt = machine.spec.network?.ipv4 ?? machine.status?.addresses?.ipv4;
+      expect(details).toEqual({ hostname: reachedAt, port: 22, username: 'admin' });
       expect(machine.status?.addresses?.ipv4).toBe(details.hostname);
       // sshd starts with our config (cloud-init runs before it), a little after the agent answers.
       if (backend.reachable)

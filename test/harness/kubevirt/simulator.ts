@@ -292,11 +292,15 @@ export class KubevirtSimulator {
   }
 
   /**
-   * What KubeVirt reports: the pod IP for the pod network (known from the domain at once), or the
-   * guest's static addresses, which only the guest agent can report.
+   * What KubeVirt reports: on the pod network (masquerade) the pod IP, known from the domain at once
+   * and whatever the guest configured (a static address there only cuts the guest off: the NAT
+   * serves 10.0.2.2); on a Multus bridge the guest's static addresses, which only its agent reports.
    */
   private async interfaces(vm: VirtualMachine, uid: string, agentConnected: boolean) {
-    const configured = staticAddresses((await readSeed(this.options.kube, vm)).networkConfig);
+    const podNetwork = (vm.spec.template?.spec?.networks ?? []).some((n) => 'pod' in n);
+    const configured = podNetwork
+      ? []
+      : staticAddresses((await readSeed(this.options.kube, vm)).networkConfig);
     let addresses = configured;
     if (configured.length === 0) {
       const ip =

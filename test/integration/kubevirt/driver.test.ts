@@ -143,16 +143,16 @@ describe('KubevirtBackend against the real API server with KubeVirt CRDs', () =>
     ]);
   });
 
-  it('KubeVirt (simulated) runs it: Running, guest agent connected, the static addresses from cloud-init', async () => {
+  it('KubeVirt (simulated) runs it: Running, guest agent connected, reported at its pod IP', async () => {
     await eventually(
       'agent connected',
       async () => (await backend.observe(vm1))?.guestAgentConnected === true,
     );
     const observed = await backend.observe(vm1);
-    expect(observed).toMatchObject({
-      power: 'Running',
-      addresses: { ipv4: '192.0.2.10', ipv6: '2001:db8::10' },
-    });
+    // On the pod network KubeVirt reports the pod IP whatever the guest configured (a static address
+    // there cuts the guest off the masquerade NAT; the VM controller renders DHCP instead).
+    expect(observed?.power).toBe('Running');
+    expect(observed?.addresses).toEqual({ ipv4: expect.stringMatching(/^10\.244\.0\.\d+$/) });
     const vm = await getVm('blockhost-001');
     expect(vm.status).toMatchObject({ printableStatus: 'Running', ready: true, created: true });
   });
