@@ -10,7 +10,6 @@ import { BackendProvider } from '../../../controllers/vm/backends/provider.js';
 import { registerVmController } from '../../../controllers/vm/controller.js';
 import { exampleHostConfig } from '../../../lib/api/v1alpha1/examples.js';
 import {
-  API_VERSION,
   blockhostTypes,
   HOST_CONFIG_NAME,
   type HostConfig,
@@ -32,12 +31,12 @@ import {
 import { installKubevirtCrds } from '../../harness/kubevirt/crds.js';
 import { readSeed } from '../../harness/kubevirt/launchers.js';
 import { KubevirtSimulator } from '../../harness/kubevirt/simulator.js';
+import { vmObject } from '../../harness/vm-object.js';
 import {
   kubevirtTypes,
   type VirtualMachine,
 } from '../../../controllers/vm/backends/kubevirt/resource-types.js';
 
-const OWNER = '0x70997970C51812dc3A010C7d01b50e0d17dc79C8';
 const IMAGES = [{ name: 'debian', containerDisk: 'quay.io/containerdisks/debian:12' }];
 
 describe('KubeVirt on the pod network', () => {
@@ -58,20 +57,15 @@ describe('KubeVirt on the pod network', () => {
       .filter((c) => c.data?.vm?.startsWith(`${namespace}/`))
       .map((c) => c.data?.address);
   const makeVm = (name: string, network?: VM['spec']['network']) =>
-    kube.create<VM>(blockhostTypes.vm, {
-      apiVersion: API_VERSION,
-      kind: 'VM',
-      metadata: { name, namespace },
-      spec: {
+    kube.create<VM>(
+      blockhostTypes.vm,
+      vmObject(namespace, name, {
         backend: 'kubevirt',
-        size: { cpu: 1, memoryMiB: 512, diskGiB: 10 },
         image: 'debian',
-        ownerWallet: OWNER,
-        runStrategy: 'Always',
-        cloudInit: { username: 'admin' },
+        size: { cpu: 1, memoryMiB: 512, diskGiB: 10 },
         ...(network && { network }),
-      },
-    } as VM);
+      }),
+    );
   const networkConfig = async (name: string) => {
     const machine = await kube.get<VirtualMachine>(kubevirtTypes.virtualMachine, name, namespace);
     return parse((await readSeed(kube, machine)).networkConfig ?? '') as {

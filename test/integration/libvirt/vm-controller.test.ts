@@ -9,7 +9,7 @@ import { backendFactories } from '../../../controllers/vm/backends/index.js';
 import { LibvirtBackend } from '../../../controllers/vm/backends/libvirt/driver.js';
 import { registerVmController, VM_FINALIZER } from '../../../controllers/vm/controller.js';
 import { exampleHostConfig } from '../../../lib/api/v1alpha1/examples.js';
-import { API_VERSION, blockhostTypes, type HostConfig, type VM } from '../../../lib/api/v1alpha1/index.js';
+import { blockhostTypes, type HostConfig, type VM } from '../../../lib/api/v1alpha1/index.js';
 import type { KubeClient } from '../../../lib/kube/client.js';
 import { isNotFound } from '../../../lib/kube/errors.js';
 import type { KubeObject } from '../../../lib/kube/object.js';
@@ -27,8 +27,7 @@ import {
   eventually,
   testClient,
 } from '../../harness/kube.js';
-
-const OWNER = '0x70997970C51812dc3A010C7d01b50e0d17dc79C8';
+import { vmObject } from '../../harness/vm-object.js';
 
 describe('VM controller on a real libvirtd', () => {
   let kube: KubeClient;
@@ -52,20 +51,15 @@ describe('VM controller on a real libvirtd', () => {
     ).items.filter((e) => e.regarding?.name === name);
   const events = async (name: string) => (await eventList(name)).map((e) => e.reason);
   const makeVm = (name: string, spec: Partial<VM['spec']> = {}) =>
-    kube.create<VM>(blockhostTypes.vm, {
-      apiVersion: API_VERSION,
-      kind: 'VM',
-      metadata: { name, namespace },
-      spec: {
+    kube.create<VM>(
+      blockhostTypes.vm,
+      vmObject(namespace, name, {
         backend: 'libvirt',
-        size: { cpu: 1, memoryMiB: 256, diskGiB: 2 },
         image: 'blank',
-        ownerWallet: OWNER,
-        runStrategy: 'Always',
-        cloudInit: { username: 'admin' },
+        size: { cpu: 1, memoryMiB: 256, diskGiB: 2 },
         ...spec,
-      },
-    } as VM);
+      }),
+    );
 
   beforeAll(async () => {
     kube = testClient();
