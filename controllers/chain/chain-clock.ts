@@ -33,6 +33,10 @@ export function judgeBlockTime(
   };
 }
 
+/** The same refusal in words that do not change from block to block (for status conditions). */
+export const blockTimeAheadSummary = (maxAheadMs: number): string =>
+  `the chain reports block timestamps more than ${maxAheadMs / 1000} s ahead of the host clock; they are not believed, and chain time does not advance on them`;
+
 const isoOrRaw = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms));
 
 /**

@@ -19,6 +19,9 @@ import { setControllerReference } from '../../lib/runtime/owners.js';
 import { updateStatus } from '../../lib/runtime/status.js';
 import { CredentialMinter } from '../chain/credential-minter.js';
 import type { ChainServices } from '../chain/services.js';
+import { chainTrustRefusals } from '../../lib/chain/metrics.js';
+import { blockTimeAheadSummary, DEFAULT_MAX_BLOCK_TIME_AHEAD_MS } from '../chain/chain-clock.js';
+import { confirmLifecycle } from './confirmed-lifecycle.js';
 import { lifecycle } from './lifecycle.js';
 
 export const SUBSCRIPTION_CONTROLLER = 'subscription';
@@ -27,8 +30,13 @@ const SSH_PORT = 22;
 const RETRY_LATER_MS = 60_000;
 /** Expiry is acted on within a minute even if a timer was lost; never sleep longer than this. */
 const MAX_SLEEP_MS = 60_000;
+/** An expiry the chain does not confirm yet is looked at again this soon (RPC reads, no API calls). */
+const CONFIRM_RETRY_MS = 15_000;
 
 type Status = NonNullable<Subscription['status']>;
+
+/** Conditions that say a chain answer was not believed (docs/chain-trust.md). */
+const TRUST_CONDITIONS = new Set(['ChainTimeTrusted', 'ExpiryConfirmed']);
 
 /** The reasons lifecycle gives when an operator's hold overrides the chain. */
 const isHeld = (reason: string | undefined) => reason === 'Held' || reason === 'HeldFromRemoval';
@@ -67,6 +75,9 @@ export function registerSubscriptionController(
   const hosts = manager.informer<HostConfig>(blockhostTypes.hostConfig);
   const events = manager.eventRecorder(SUBSCRIPTION_CONTROLLER);
   const kube = manager.client;
+  const refusals = chainTrustRefusals(manager.metrics.registry);
+  /** The clock refusal last counted, so each refused read counts once however many reconciles see it. */
+  let countedRefusal: object | undefined;
 
   const planFor = (subscription: Subscription) =>
     plans
@@ -115,6 +126,20 @@ export function registerSubscriptionController(
       // Deleted while we worked (its namespace is going away): nothing left to record.
       if (!isNotFound(error)) throw error;
     });
+    // A chain answer refused (ChainTimeTrusted, ExpiryConfirmed turning False) is worth a look.
+    for (const c of outcome.conditions ?? []) {
+      if (!TRUST_CONDITIONS.has(c.type) || c.status !== 'False') continue;
+      const was = subscription.status?.conditions?.find((p) => p.type === c.type);
+      if (was?.status === 'False' && was.reason === c.reason) continue;
+      await events.record(
+        subscription,
+        blockhostTypes.subscription,
+        'Warning',
+        c.reason,
+        'ConfirmChain',
+        c.message ?? '',
+      );
+    }
     // A hold that changes what the controller does gets its Event even if the phase stays.
     if (before !== outcome.phase || isHeld(subscription.status?.reason) !== isHeld(outcome.reason)) {
       await events.record(
@@ -224,7 +249,32 @@ export function registerSubscriptionController(
     const { context } = resolved;
     // Chain time: expiry is what the contract says at the head. Never read yet (RPC down since
     // start-up): 0, so nothing expires until the chain can be read.
-    const nowMs = options.now?.() ?? (await chain.clock(context).now()) ?? 0;
+    const maxAheadMs =
+      (host.spec.chain.maxBlockTimeAheadSeconds ?? DEFAULT_MAX_BLOCK_TIME_AHEAD_MS / 1000) * 1000;
+    const clock = chain.clock(context);
+    const nowMs = options.now?.() ?? (await clock.now(maxAheadMs)) ?? 0;
+    // A block too far ahead of the host clock: chain time stood still (ChainClock); say so.
+    const clockConditions: ConditionUpdate[] = [];
+    if (clock.refusal && !options.now) {
+      if (clock.refusal !== countedRefusal) {
+        countedRefusal = clock.refusal;
+        refusals.inc({ check: 'block_time' });
+        log.warn({ reason: clock.refusal.message }, 'block timestamp ahead of the host clock ignored');
+      }
+      clockConditions.push({
+        type: 'ChainTimeTrusted',
+        status: 'False',
+        reason: 'BlockTimestampAhead',
+        message: blockTimeAheadSummary(maxAheadMs),
+      });
+    } else if (subscription.status?.conditions?.some((c) => c.type === 'ChainTimeTrusted')) {
+      clockConditions.push({
+        type: 'ChainTimeTrusted',
+        status: 'True',
+        reason: 'WithinTolerance',
+        message: `block timestamps are within ${maxAheadMs / 1000} s of the host clock`,
+      });
+    }
     let signature: string;
     try {
       signature = decryptUserSignature(context.serverPrivateKey, spec.userEncrypted);
@@ -236,18 +286,53 @@ export function registerSubscriptionController(
         ),
       };
     }
-    const decrypted: ConditionUpdate = {
-      type: 'Decrypted',
-      status: 'True',
-      reason: 'Decrypted',
-      message: 'the buyer signature was recovered',
-    };
     const existing = vms.get(`${subscription.metadata.namespace}/${subscription.metadata.name}`);
-    const state = lifecycle(spec, nowMs, host.spec.gcGraceDays ?? 7, existing?.spec.hold);
+    const graceDays = host.spec.gcGraceDays ?? 7;
+    const hold = existing?.spec.hold;
+    const checked = await confirmLifecycle({
+      spec,
+      state: lifecycle(spec, nowMs, graceDays, hold),
+      nowMs,
+      graceDays,
+      hold,
+      clients: context.endpoints.map((url) => chain.client({ chainId: context.chainId, endpoints: [url] })),
+      confirmations: context.confirmations,
+      contract: context.contracts.subscriptions,
+      maxBlockTimeAheadMs: maxAheadMs,
+      clockOverridden: options.now !== undefined,
+    });
+    const standing: ConditionUpdate[] = [
+      {
+        type: 'Decrypted',
+        status: 'True',
+        reason: 'Decrypted',
+        message: 'the buyer signature was recovered',
+      },
+      ...clockConditions,
+      ...(checked.condition ? [checked.condition] : []),
+    ];
+    if (checked.condition?.status === 'False') {
+      refusals.inc({ check: 'expiry' });
+      log.warn({ reason: checked.condition.message }, 'expiry not confirmed; the VM is left as it is');
+    }
+    if ('unconfirmed' in checked)
+      return {
+        // Nothing is stopped, started or removed on facts the chain does not confirm.
+        outcome: {
+          phase: subscription.status?.phase ?? 'Pending',
+          reason: 'ExpiryUnconfirmed',
+          message: checked.unconfirmed,
+          conditions: standing,
+        },
+        requeueAfterMs: CONFIRM_RETRY_MS,
+      };
+    const { state } = checked;
     const wake =
-      state.nextChangeAt !== undefined
-        ? Math.min(Math.max(state.nextChangeAt - nowMs, 0) + 1000, MAX_SLEEP_MS)
-        : undefined;
+      checked.condition?.status === 'False'
+        ? CONFIRM_RETRY_MS
+        : state.nextChangeAt !== undefined
+          ? Math.min(Math.max(state.nextChangeAt - nowMs, 0) + 1000, MAX_SLEEP_MS)
+          : undefined;
     if (state.vm === 'absent') {
       await deleteVm(existing);
       return {
@@ -255,7 +340,7 @@ export function registerSubscriptionController(
           phase: state.phase,
           reason: state.reason,
           message: state.message,
-          conditions: [decrypted],
+          conditions: standing,
         },
       };
     }
@@ -271,7 +356,7 @@ export function registerSubscriptionController(
           reason: state.reason,
           message: state.message,
           vmRef: vm.metadata.name,
-          conditions: [decrypted],
+          conditions: standing,
         },
         requeueAfterMs: wake,
       };
@@ -282,7 +367,7 @@ export function registerSubscriptionController(
           reason: state.reason,
           message: state.message,
           vmRef: vm.metadata.name,
-          conditions: [decrypted],
+          conditions: standing,
         },
         requeueAfterMs: wake,
       };
@@ -301,7 +386,7 @@ export function registerSubscriptionController(
           reason: 'WaitingForVM',
           message: waiting.message!,
           vmRef: vm.metadata.name,
-          conditions: [decrypted, waiting],
+          conditions: [...standing, waiting],
         },
         requeueAfterMs: wake,
       };
@@ -327,7 +412,7 @@ export function registerSubscriptionController(
         vmRef: vm.metadata.name,
         nft: { tokenId: minted.tokenId.toString(), ...(minted.txHash && { txHash: minted.txHash }) },
         conditions: [
-          decrypted,
+          ...standing,
           { type: 'VMReady', status: 'True', reason: 'Running', message: `reachable at ${address}` },
           { type: 'NFTMinted', status: 'True', reason: 'Minted', message: `token ${minted.tokenId}` },
         ],

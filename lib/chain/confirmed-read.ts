@@ -18,6 +18,14 @@ export interface Confirmed<T> {
 /** No quorum of endpoints gave the same answer: nothing may be destroyed, paid or granted on it. */
 export class ChainDisagreement extends Error {
   override readonly name = 'ChainDisagreement';
+
+  constructor(
+    message: string,
+    /** The block the read was made at, when it got that far (kept out of the message, which ends up in status). */
+    readonly blockNumber?: bigint,
+  ) {
+    super(message);
+  }
 }
 
 /** A majority: with one endpoint itself, with two both, with three two. */
@@ -102,7 +110,7 @@ export async function readConfirmed<T>(
   );
   const agreed = agreedAnswer(results, quorum);
   if ('disagreement' in agreed)
-    throw new ChainDisagreement(`cannot confirm ${what} at block ${number}: ${agreed.disagreement}`);
+    throw new ChainDisagreement(`cannot confirm ${what}: ${agreed.disagreement}`, number);
   const { answer } = results.find((r) => 'key' in r && r.key === agreed.key) as {
     answer: { block: ConfirmedBlock; value: T };
   };
