@@ -51,7 +51,8 @@ export function registerControllers(manager: Manager, setup: ControllerSetup): {
   );
   const backends = new BackendProvider(setup.backendFactories ?? backendFactories, {
     kube: manager.client,
-    namespace,
+    // Backend credentials (the Proxmox token) are controller state.
+    namespace: stateNamespace,
     log,
     metrics: new BackendMetrics(manager.metrics.registry),
   });

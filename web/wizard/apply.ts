@@ -1,6 +1,6 @@
 /**
  * Apply: the one place the wizard writes to the cluster, and only after the summary is confirmed.
- * Secrets first (an imported server key as a handover Secret, the Proxmox token), then the
+ * Secrets first (an imported server key and the Proxmox token, as handover Secrets), then the
  * HostConfig and the Plans by server-side apply (field manager blockhost-wizard, so a second apply
  * updates instead of failing), then an Event on the HostConfig.
  */
@@ -11,20 +11,36 @@ import {
   type HostConfig,
 } from '../../lib/api/v1alpha1/index.js';
 import type { KubeClient } from '../../lib/kube/client.js';
-import { SERVER_WALLET_HANDOVER } from '../../lib/api/server-wallet-handover.js';
+import { PROXMOX_TOKEN_HANDOVER, SERVER_WALLET_HANDOVER } from '../../lib/api/handover.js';
 import type { KubeObject } from '../../lib/kube/object.js';
 import { coreTypes } from '../../lib/kube/resource-types.js';
 import type { Logger } from '../../lib/log.js';
 import { EventRecorder } from '../../lib/runtime/events.js';
 import type { Assembled } from './assemble.js';
 import type { WizardSession } from './session.js';
-import { PROXMOX_TOKEN_SECRET } from './steps.js';
 
 export const FIELD_MANAGER = 'blockhost-wizard';
 const LABELS = { 'app.kubernetes.io/managed-by': FIELD_MANAGER };
 
-/** The handover this session made, so a second apply records the same one on the HostConfig. */
+/** The handovers this session made, so a second apply records the same ones on the HostConfig. */
 const handovers = new WeakMap<WizardSession, Record<string, string>>();
+/** The Proxmox token last handed over (id and secret), so an unchanged one is not handed over again. */
+const tokensHandedOver = new WeakMap<WizardSession, string>();
+
+/** Creates a handover Secret (generateName: the controller checks it, docs/controller-state.md). */
+async function handOver(
+  kube: KubeClient,
+  namespace: string,
+  namePrefix: string,
+  stringData: Record<string, string>,
+): Promise<string> {
+  const created = await kube.create(coreTypes.secret, {
+    metadata: { generateName: namePrefix, namespace, labels: LABELS },
+    type: 'Opaque',
+    stringData,
+  } as KubeObject);
+  return created.metadata.name!;
+}
 
 export async function applyConfiguration(
   kube: KubeClient,
@@ -37,36 +53,31 @@ export async function applyConfiguration(
   if (session.steps.chain?.serverWallet === 'import' && session.serverKey && !session.created.serverWallet) {
     // Create only, under a generated name: the web server never reads a key Secret, and the
     // controller takes this one over only if it holds the key of the address recorded below.
-    const created = await kube.create(coreTypes.secret, {
-      metadata: { generateName: SERVER_WALLET_HANDOVER.namePrefix, namespace, labels: LABELS },
-      type: 'Opaque',
-      stringData: { [SERVER_WALLET_HANDOVER.key]: session.serverKey.privateKey },
-    } as KubeObject);
+    const name = await handOver(kube, namespace, SERVER_WALLET_HANDOVER.namePrefix, {
+      [SERVER_WALLET_HANDOVER.key]: session.serverKey.privateKey,
+    });
     handovers.set(session, {
-      [SERVER_WALLET_HANDOVER.secretAnnotation]: created.metadata.name!,
+      ...handovers.get(session),
+      [SERVER_WALLET_HANDOVER.secretAnnotation]: name,
       [SERVER_WALLET_HANDOVER.addressAnnotation]: session.serverKey.address,
     });
     session.created.serverWallet = true;
-    log.info(
-      { address: session.serverKey.address, secret: created.metadata.name },
-      'imported server key handed over',
-    );
+    log.info({ address: session.serverKey.address, secret: name }, 'imported server key handed over');
   }
   const token = session.steps.backend?.proxmoxToken;
-  if (spec.backend.type === 'proxmox' && token && session.proxmoxSecret) {
-    await kube.patch(
-      coreTypes.secret,
-      PROXMOX_TOKEN_SECRET,
-      namespace,
-      {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: PROXMOX_TOKEN_SECRET, namespace, labels: LABELS },
-        stringData: { tokenId: token.tokenId, secret: session.proxmoxSecret },
-      },
-      'apply',
-      apply,
-    );
+  const tokenText = token && session.proxmoxSecret && `${token.tokenId}\n${session.proxmoxSecret}`;
+  if (spec.backend.type === 'proxmox' && token && tokenText && tokensHandedOver.get(session) !== tokenText) {
+    const name = await handOver(kube, namespace, PROXMOX_TOKEN_HANDOVER.namePrefix, {
+      tokenId: token.tokenId,
+      secret: session.proxmoxSecret!,
+    });
+    handovers.set(session, {
+      ...handovers.get(session),
+      [PROXMOX_TOKEN_HANDOVER.secretAnnotation]: name,
+      [PROXMOX_TOKEN_HANDOVER.tokenIdAnnotation]: token.tokenId,
+    });
+    tokensHandedOver.set(session, tokenText);
+    log.info({ tokenId: token.tokenId, secret: name }, 'Proxmox token handed over');
   }
   const host = await kube.patch<HostConfig>(
     blockhostTypes.hostConfig,

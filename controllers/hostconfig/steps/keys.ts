@@ -1,6 +1,6 @@
 import type { Address, Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
-import { SERVER_WALLET_HANDOVER } from '../../../lib/api/server-wallet-handover.js';
+import { SERVER_WALLET_HANDOVER } from '../../../lib/api/handover.js';
 import { generateServerKey, parsePrivateKey, publicKeyFromPrivateKey } from '../../../lib/crypto/index.js';
 import { isAlreadyExists, isNotFound } from '../../../lib/kube/errors.js';
 import type { KubeObject } from '../../../lib/kube/object.js';
@@ -30,7 +30,7 @@ const walletLabels = {
 };
 
 /**
- * The wizard's imported key (lib/api/server-wallet-handover.ts): moved into the state namespace
+ * The wizard's imported key (lib/api/handover.ts): moved into the state namespace
  * only when the handover Secret the HostConfig names holds a key of the address it records. Returns
  * a not-ready result when the handover is unusable, undefined when there is none.
  */

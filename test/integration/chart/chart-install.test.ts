@@ -158,7 +158,7 @@ describe('helm install, upgrade and uninstall', () => {
     ['web', 'get secret/blockhost-server-wallet', 'no'],
     ['web', 'list secrets', 'no'],
     ['web', 'create secrets', 'yes'],
-    ['web', 'patch secret/blockhost-proxmox-token', 'yes'],
+    ['web', 'patch secret/blockhost-proxmox-token', 'no'],
     ['web', 'patch secret/blockhost-server-wallet', 'no'],
     ['web', 'get secret/blockhost-proxmox-token', 'no'],
     ['web', 'get configmaps', 'yes'],

@@ -166,7 +166,8 @@ describe('controller manager', () => {
         verbs: ['get', 'update', 'patch'],
       },
       // The VMs' wallet-login Secrets are read back by name (names follow the VMs); never listed.
-      { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
+      // The wizard's handover Secrets (generated names) are deleted once taken over.
+      { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'delete'] },
     ]);
     const kubevirtGrants = (set: ValueSetName) =>
       render(set)
@@ -198,12 +199,6 @@ describe('web', () => {
         verbs: ['get', 'update', 'patch'],
       },
       { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
-      {
-        apiGroups: [''],
-        resources: ['secrets'],
-        resourceNames: ['blockhost-proxmox-token'],
-        verbs: ['patch'],
-      },
     ]);
   });
 

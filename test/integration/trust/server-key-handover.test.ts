@@ -1,13 +1,15 @@
-// Trust boundary: the server key. The web server hands an imported key over through a Secret with a
-// generated name whose key must match the address on the HostConfig; the controller moves it into
-// its state namespace. A Secret planted under the wallet's fixed name in the release namespace, or a
-// handover holding another key, is never used.
+// Trust boundary: the server key and the Proxmox token. The web server hands them over through
+// Secrets with generated names whose contents must match what the HostConfig records (the key's
+// address, the token id); the controller moves them into its state namespace. A Secret planted
+// under a fixed name in the release namespace, or a handover holding something else, is never used.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { ChainServices } from '../../../controllers/chain/services.js';
 import type { SetupContext } from '../../../controllers/hostconfig/step.js';
+import { backendStep } from '../../../controllers/hostconfig/steps/backend.js';
 import { keysStep } from '../../../controllers/hostconfig/steps/keys.js';
-import { SERVER_WALLET_HANDOVER } from '../../../lib/api/server-wallet-handover.js';
-import { exampleHostConfig } from '../../../lib/api/v1alpha1/examples.js';
+import type { BackendProvider } from '../../../controllers/vm/backends/provider.js';
+import { PROXMOX_TOKEN_HANDOVER, SERVER_WALLET_HANDOVER } from '../../../lib/api/handover.js';
+import { exampleBackends, exampleHostConfig } from '../../../lib/api/v1alpha1/examples.js';
 import { hostConfigSchema, type HostConfig } from '../../../lib/api/v1alpha1/index.js';
 import type { KubeClient } from '../../../lib/kube/client.js';
 import type { KubeObject } from '../../../lib/kube/object.js';
@@ -87,5 +89,70 @@ describe('server key handover', () => {
     const later = await handover(anvilPrivateKey(7));
     const again = await runKeys(annotate(later, anvilAccount(7).address));
     expect(again).toMatchObject({ ready: true, status: { serverAddress: anvilAccount(3).address } });
+  });
+
+  describe('the Proxmox token', () => {
+    const TOKEN_SECRET = 'blockhost-proxmox-token';
+    /** The backend step with a driver that only reports success (the handover is what is tested). */
+    const runBackend = (annotations: Record<string, string>) => {
+      const host = hostConfigSchema.parse({
+        ...structuredClone(exampleHostConfig),
+        metadata: { name: 'host', annotations },
+        spec: {
+          ...structuredClone(exampleHostConfig.spec),
+          backend: {
+            ...structuredClone(exampleBackends.proxmox),
+            proxmox: {
+              ...structuredClone(exampleBackends.proxmox.proxmox),
+              tokenSecretRef: { name: TOKEN_SECRET },
+            },
+          },
+        },
+      }) as HostConfig;
+      const backends = { for: async () => ({ type: 'proxmox' }) } as unknown as BackendProvider;
+      return backendStep({
+        host,
+        kube,
+        namespace: state,
+        chain: { namespace: release } as ChainServices,
+        backends,
+        log,
+        state: {},
+      } as unknown as SetupContext);
+    };
+    const tokenHandover = async (tokenId: string, secret: string) =>
+      (
+        await kube.create(coreTypes.secret, {
+          metadata: { generateName: PROXMOX_TOKEN_HANDOVER.namePrefix, namespace: release },
+          stringData: { tokenId, secret },
+        } as KubeObject)
+      ).metadata.name!;
+    const stored = async () => {
+      const secret = await kube.get<KubeObject & { data: Record<string, string> }>(
+        coreTypes.secret,
+        TOKEN_SECRET,
+        state,
+      );
+      return Buffer.from(secret.data.tokenId!, 'base64').toString();
+    };
+
+    it('refuses a handover whose token is not the one the HostConfig names, and stores the one that is', async () => {
+      const forged = await tokenHandover('attacker@pve!t', 'x');
+      const refused = await runBackend({
+        [PROXMOX_TOKEN_HANDOVER.secretAnnotation]: forged,
+        [PROXMOX_TOKEN_HANDOVER.tokenIdAnnotation]: 'blockhost@pve!api',
+      });
+      expect(refused).toMatchObject({ ready: false, reason: 'HandoverMismatch' });
+      await expect(kube.get(coreTypes.secret, TOKEN_SECRET, state)).rejects.toThrow();
+
+      const real = await tokenHandover('blockhost@pve!api', 'the-secret');
+      const result = await runBackend({
+        [PROXMOX_TOKEN_HANDOVER.secretAnnotation]: real,
+        [PROXMOX_TOKEN_HANDOVER.tokenIdAnnotation]: 'blockhost@pve!api',
+      });
+      expect(result.ready).toBe(true);
+      expect(await stored()).toBe('blockhost@pve!api');
+      await expect(kube.get(coreTypes.secret, real, release)).rejects.toThrow(/not found/i);
+    });
   });
 });

@@ -607,9 +607,12 @@ describe('summary, apply, progress, export and import', () => {
     expect(JSON.stringify(host.metadata.managedFields)).toContain('"manager":"blockhost-wizard"');
     const plan = await kube.get<Plan>(blockhostTypes.plan, 'basic-vm');
     expect(plan.spec).toMatchObject({ displayName: 'Basic VM', priceUsdCentsPerDay: 50 });
+    // Handed over under a generated name the HostConfig records (docs/controller-state.md).
+    const handover = host.metadata.annotations?.['blockhost.io/proxmox-token-handover'];
+    expect(host.metadata.annotations?.['blockhost.io/proxmox-token-handover-id']).toBe(DEFAULT_TOKEN.tokenId);
     const token = await kube.get<KubeObject & { data: Record<string, string> }>(
       coreTypes.secret,
-      'blockhost-proxmox-token',
+      handover!,
       namespace,
     );
     expect(Buffer.from(token.data.secret!, 'base64').toString()).toBe(DEFAULT_TOKEN.secret);
