@@ -1,6 +1,6 @@
 import { BaseError, ContractFunctionRevertedError, encodeFunctionData, erc20Abi, getAddress } from 'viem';
 import type { Address, Hex, PublicClient } from 'viem';
-import { AccessCredentialNFTAbi, BlockhostSubscriptionsAbi } from '../../contracts/generated/artifacts.js';
+import { BlockhostSubscriptionsAbi } from '../../contracts/generated/artifacts.js';
 import { blockhostTypes, HOST_CONFIG_NAME, type HostConfig } from '../../lib/api/v1alpha1/index.js';
 import { recoverAddress } from '../../lib/crypto/eip191.js';
 import { isNotFound } from '../../lib/kube/errors.js';
@@ -20,6 +20,9 @@ import {
   type WalletRequest,
   type WalletRequestPhase,
 } from '../../lib/wallet-request/message.js';
+import { ChainDisagreement } from '../../lib/chain/confirmed-read.js';
+import { readCredentialHolder } from '../../lib/chain/credential-holder.js';
+import { chainTrustRefusals } from '../../lib/chain/metrics.js';
 import type { ChainContext } from '../chain/context.js';
 import type { ChainServices } from '../chain/services.js';
 import type { TxRequest } from '../chain/tx-sender.js';
@@ -55,7 +58,7 @@ function revertReason(error: unknown): string | undefined {
 /**
  * Executes wallet requests (withdraw / send) the admin signed in the dashboard. The web server only
  * stores them (ConfigMaps labelled `blockhost.io/wallet-request=true`); nothing it writes is trusted:
- * the signature must recover to the current holder of the admin credential NFT (ownerOf on-chain),
+ * the signature must recover to the holder of the admin credential NFT (ownerOf, confirmed on-chain),
  * the message must name this host, chain and contract, not be expired, and be stored under its own
  * hash. Each request is one transaction keyed by that hash, so a crash or a replay never pays twice.
  */
@@ -71,6 +74,7 @@ export function registerWalletRequestController(
   });
   const events = manager.eventRecorder(WALLET_CONTROLLER);
   const metrics = new WalletRequestMetrics(manager.metrics.registry);
+  const refusals = chainTrustRefusals(manager.metrics.registry);
 
   const record = async (
     cm: WalletRequestConfigMap,
@@ -107,7 +111,6 @@ export function registerWalletRequestController(
   async function validate(
     cm: WalletRequestConfigMap,
     context: ChainContext,
-    client: PublicClient,
   ): Promise<{ request: WalletRequest; signer: string; message: string }> {
     const message = cm.data?.message;
     const signature = cm.data?.signature;
@@ -137,17 +140,24 @@ export function registerWalletRequestController(
     const expires = Date.parse(request.expires);
     if (!(expires > Date.now())) throw new Refusal(`the request expired at ${request.expires}`);
     const tokenId = BigInt(host.status?.adminCredentialTokenId ?? host.spec.admin.credentialTokenId);
-    const holder = getAddress(
-      await client.readContract({
-        address: context.contracts.nft,
-        abi: AccessCredentialNFTAbi,
-        functionName: 'ownerOf',
-        args: [tokenId],
-      }),
-    );
+    // At head - confirmations, agreed by a quorum of the endpoints: one lying endpoint (or a
+    // transfer a reorg undoes) cannot make someone else the admin who may pay out.
+    let holder: string | null;
+    try {
+      ({ value: holder } = await readCredentialHolder(
+        context.endpoints.map((url) => chain.client({ chainId: context.chainId, endpoints: [url] })),
+        context.confirmations,
+        context.contracts.nft,
+        tokenId,
+      ));
+    } catch (error) {
+      if (!(error instanceof ChainDisagreement)) throw error;
+      refusals.inc({ check: 'admin_holder' });
+      throw new Refusal(`the admin credential holder is not confirmed: ${error.message}`);
+    }
     if (holder !== getAddress(signer))
       throw new Refusal(
-        `signed by ${signer}, which does not hold the admin credential NFT #${tokenId} (held by ${holder})`,
+        `signed by ${signer}, which does not hold the admin credential NFT #${tokenId} (${holder ? `held by ${holder}` : 'not minted'} at the confirmed block)`,
       );
     return { request, signer, message };
   }
@@ -232,7 +242,7 @@ export function registerWalletRequestController(
       let checked: Awaited<ReturnType<typeof validate>>;
       let tx: TxRequest;
       try {
-        checked = await validate(cm, context, client);
+        checked = await validate(cm, context);
         tx = await transactionOf(checked.request, context, client);
       } catch (error) {
         if (!(error instanceof Refusal)) throw error;
