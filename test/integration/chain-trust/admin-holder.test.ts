@@ -75,6 +75,22 @@ describe('admin holder against lying and unconfirmed RPC answers', () => {
     }
   });
 
+  it('one endpoint claiming a far head cannot move the confirmed block (one of three)', async () => {
+    const endpoints = [liar.url, honest[0]!.url, honest[1]!.url];
+    const ownerLie = liar.lie;
+    // Far ahead: a read there would fail on the honest endpoints (no such block), or, taken as the
+    // head, leave any recent transfer unconfirmed for ever.
+    liar.lie = (request, result) =>
+      request.method === 'eth_blockNumber' && typeof result === 'string'
+        ? `0x${(BigInt(result) + 1_000_000n).toString(16)}`
+        : ownerLie!(request, result);
+    try {
+      await expect(holder.isAdmin(adminChain(endpoints), ADMIN)).resolves.toBe(true);
+    } finally {
+      liar.lie = ownerLie;
+    }
+  });
+
   it('a transfer not yet confirmations deep does not move admin rights (one endpoint)', async () => {
     const single = adminChain([honest[0]!.url]);
     await write(1, 'transferFrom', [ADMIN, ATTACKER, 0n]);
