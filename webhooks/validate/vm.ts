@@ -102,11 +102,12 @@ async function checkLoginFollowsSubscription(vm: VM, lookups: Lookups, findings:
       message: `must be ${holder}, the login wallet of Subscription "${name}" (its NFT holder, else its subscriber)`,
       reason: 'FieldValueForbidden',
     });
-  const tokenId = subscription.status?.nft?.tokenId;
-  if (vm.spec.nftTokenId !== undefined && vm.spec.nftTokenId !== tokenId)
+  // Before the mint nothing is known yet; the subscription controller sets the minted one.
+  const tokenId = subscription.spec.credential?.tokenId ?? subscription.status?.nft?.tokenId;
+  if (tokenId !== undefined && vm.spec.nftTokenId !== undefined && vm.spec.nftTokenId !== tokenId)
     findings.errors.push({
       path: 'spec.nftTokenId',
-      message: `must be ${tokenId ?? 'absent'}, the NFT of Subscription "${name}"`,
+      message: `must be ${tokenId}, the NFT of Subscription "${name}"`,
       reason: 'FieldValueForbidden',
     });
   if (vm.spec.cloudInit?.gecos !== undefined)
