@@ -80,6 +80,42 @@ async function takeOverImportedKey(context: SetupContext, name: string): Promise
 }
 
 /**
+ * Upgrade from a release that kept the key in the release namespace: that Secret is copied into the
+ * state namespace only when its key is the server wallet this controller already recorded in the
+ * HostConfig status (which only the controller writes), so a key planted there is never adopted.
+ */
+async function adoptPreviousKey(context: SetupContext, name: string): Promise<void> {
+  const { kube, namespace, host, log, chain } = context;
+  const recorded = host.status?.serverAddress;
+  if (!recorded || chain.namespace === namespace) return;
+  const previous = await kube.get<Secret>(coreTypes.secret, name, chain.namespace).catch((error: unknown) => {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  });
+  const encoded = previous?.data?.[KEY];
+  const key = encoded ? keyOf(Buffer.from(encoded, 'base64').toString('utf8').trim()) : undefined;
+  if (!key || privateKeyToAccount(key).address.toLowerCase() !== recorded.toLowerCase()) return;
+  try {
+    await kube.create<Secret>(coreTypes.secret, {
+      metadata: {
+        name,
+        namespace,
+        labels: walletLabels,
+        annotations: { 'blockhost.io/imported-from': `${chain.namespace}/${name}` },
+      },
+      type: 'Opaque',
+      stringData: { [KEY]: key },
+    } as Secret);
+    log.info(
+      { secret: `${namespace}/${name}`, address: recorded },
+      'moved the server wallet to the state namespace',
+    );
+  } catch (error) {
+    if (!isAlreadyExists(error)) throw error;
+  }
+}
+
+/**
  * KeysReady: the server wallet key lives in a Secret of the controller's state namespace, which only
  * the controller can write. A key the wizard imported arrives through a checked handover (above).
  * When there is none and generation is allowed, a fresh key is created; create is atomic, so when
@@ -92,6 +128,7 @@ export async function keysStep(context: SetupContext): Promise<StepResult> {
   const where = `Secret ${namespace}/${secretRef.name}`;
   let secret = await readSecret(context, secretRef.name);
   if (!secret) {
+    await adoptPreviousKey(context, secretRef.name);
     const refused = await takeOverImportedKey(context, secretRef.name);
     if (refused) return refused;
     secret = await readSecret(context, secretRef.name);

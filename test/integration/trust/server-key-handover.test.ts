@@ -34,11 +34,12 @@ describe('server key handover', () => {
   });
 
   /** The keys step as the HostConfig controller runs it, for a HostConfig with `annotations`. */
-  const runKeys = (annotations: Record<string, string>, generate = false) => {
+  const runKeys = (annotations: Record<string, string>, generate = false, serverAddress?: string) => {
     const host = hostConfigSchema.parse({
       ...structuredClone(exampleHostConfig),
       metadata: { name: 'host', annotations },
     }) as HostConfig;
+    if (serverAddress) host.status = { serverAddress };
     host.spec.chain.serverWallet = { secretRef: { name: 'blockhost-server-wallet' }, generate };
     const context = {
       host,
@@ -72,6 +73,11 @@ describe('server key handover', () => {
     expect(result.reason).toBe('SecretMissing');
   });
 
+  it('on upgrade, adopts a release-namespace key only if it is the wallet the status records', async () => {
+    // The Secret planted above holds account 7's key; the controller recorded account 3.
+    expect(await runKeys({}, false, anvilAccount(3).address)).toMatchObject({ reason: 'SecretMissing' });
+  });
+
   it('refuses a handover whose key is not the one the HostConfig names', async () => {
     const name = await handover(anvilPrivateKey(7));
     const result = await runKeys(annotate(name, anvilAccount(3).address));
@@ -89,6 +95,20 @@ describe('server key handover', () => {
     const later = await handover(anvilPrivateKey(7));
     const again = await runKeys(annotate(later, anvilAccount(7).address));
     expect(again).toMatchObject({ ready: true, status: { serverAddress: anvilAccount(3).address } });
+  });
+
+  it('on upgrade, moves the key of the recorded wallet from the release namespace', async () => {
+    const previousState = state;
+    state = await createTestNamespace(kube, 'trust-state-upgrade');
+    try {
+      // The release namespace still holds account 7's key (planted in the first test, as an older
+      // release would have stored it); the status records account 7.
+      const result = await runKeys({}, false, anvilAccount(7).address);
+      expect(result).toMatchObject({ ready: true, status: { serverAddress: anvilAccount(7).address } });
+    } finally {
+      await deleteNamespace(kube, state);
+      state = previousState;
+    }
   });
 
   describe('the Proxmox token', () => {
