@@ -28,8 +28,9 @@ export interface LocalChain {
   /** Calls a view function of the AccessCredentialNFT contract. */
   readNft<T>(functionName: string, args?: unknown[]): Promise<T>;
   /**
-   * Mines an empty block every `intervalMs` until stop(), as a live chain does: what is read at
-   * head - confirmations (expiry, the admin holder) confirms without anyone transacting.
+   * Mines an empty block every `intervalMs` until stop() while automine is on, as a live chain
+   * does: what is read at head - confirmations (expiry, the admin holder) confirms without anyone
+   * transacting.
    */
   keepMining(intervalMs: number): void;
   stop(): Promise<void>;
@@ -97,7 +98,12 @@ export async function startLocalChain({
       buy,
       readNft,
       keepMining: (intervalMs) => {
-        ticker ??= setInterval(() => void anvil.mine(1).catch(() => undefined), intervalMs);
+        // Only while automine is on: a test that turned it off (or to interval mining) makes its
+        // own blocks, e.g. 500 purchases in exactly one.
+        const tick = async () => {
+          if (await anvil.rpc('anvil_getAutomine', [])) await anvil.mine(1);
+        };
+        ticker ??= setInterval(() => void tick().catch(() => undefined), intervalMs);
       },
       stop: () => {
         clearInterval(ticker);
