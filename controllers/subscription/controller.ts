@@ -313,7 +313,10 @@ export function registerSubscriptionController(
     ];
     if (checked.condition?.status === 'False') {
       refusals.inc({ check: 'expiry' });
-      log.warn({ reason: checked.condition.message }, 'expiry not confirmed; the VM is left as it is');
+      log.warn(
+        { reason: checked.condition.message },
+        'expiry or cancellation not confirmed by the chain; not acted on',
+      );
     }
     if ('unconfirmed' in checked)
       return {
