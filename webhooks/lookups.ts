@@ -19,6 +19,9 @@ export interface Lookups {
   vms(): Promise<VM[]>;
 }
 
+/** DNS-1123 names; anything else cannot name an object, so it is not looked up at all. */
+const possibleName = (name: string) => /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(name);
+
 const orUndefined = (error: unknown) => {
   if (isNotFound(error)) return undefined;
   throw error;
@@ -43,6 +46,7 @@ export function kubeLookups(kube: KubeClient): Lookups {
     ),
     plans: memoised(async () => (await kube.list<Plan>(blockhostTypes.plan)).items),
     subscription(namespace, name) {
+      if (!possibleName(namespace) || !possibleName(name)) return Promise.resolve(undefined);
       const key = `${namespace}/${name}`;
       let found = subscriptions.get(key);
       if (!found) {
@@ -52,8 +56,13 @@ export function kubeLookups(kube: KubeClient): Lookups {
       return found;
     },
     subscriptionsNamed: async (name) =>
-      (await kube.list<Subscription>(blockhostTypes.subscription, { fieldSelector: `metadata.name=${name}` }))
-        .items,
+      !possibleName(name)
+        ? []
+        : (
+            await kube.list<Subscription>(blockhostTypes.subscription, {
+              fieldSelector: `metadata.name=${name}`,
+            })
+          ).items,
     vms: memoised(async () => (await kube.list<VM>(blockhostTypes.vm)).items),
   };
 }

@@ -148,6 +148,19 @@ describe('admission webhook regressions the fuzz found', () => {
     expect(response).toMatchObject({ allowed: false, status: { code: 422 } });
   });
 
+  it('judges an update of a stored object the schema refuses as if the old one were absent', async () => {
+    const body = review('Plan', examplePlan, 'UPDATE');
+    (body.request as { oldObject: unknown }).oldObject = { metadata: { name: 'x' } };
+    expect((await send('/validate', body)).status?.code).not.toBe(500);
+  });
+
+  it('looks up no object by a name that cannot be one (a lone surrogate broke the URL)', async () => {
+    const object = structuredClone(exampleVM) as { metadata: { namespace: string } };
+    object.metadata.namespace = 'ns-\ud800';
+    for (const path of ['/validate', '/mutate'])
+      expect((await send(path, review('VM', object))).status?.code).not.toBe(500);
+  });
+
   it('gives no defaults to VMs of the wrong shape instead of failing', async () => {
     for (const [object, old] of [
       [null, null],
