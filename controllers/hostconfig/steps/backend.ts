@@ -68,10 +68,42 @@ async function takeOverProxmoxToken(context: SetupContext): Promise<StepResult |
  * The controller rechecks periodically, so a backend that breaks later shows here. A Proxmox token
  * the wizard handed over is moved into the state namespace first.
  */
+/**
+ * Upgrade from a release that kept the Proxmox token in the release namespace: copied into the state
+ * namespace only while it is missing there and the backend was reachable before (BackendReady=True,
+ * a condition only the controller writes), i.e. the token the host has been running with. A Secret
+ * planted in the release namespace of a fresh install is never adopted.
+ */
+async function adoptPreviousToken(context: SetupContext): Promise<void> {
+  const { kube, namespace, host, chain, log } = context;
+  const name = host.spec.backend.proxmox?.tokenSecretRef.name;
+  const wasReady = host.status?.conditions?.some((c) => c.type === 'BackendReady' && c.status === 'True');
+  if (!name || !wasReady || chain.namespace === namespace) return;
+  const read = (where: string) =>
+    kube.get<Secret>(coreTypes.secret, name, where).catch((error: unknown) => {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    });
+  if (await read(namespace)) return;
+  const previous = await read(chain.namespace);
+  if (!previous?.data) return;
+  await kube.create(coreTypes.secret, {
+    metadata: {
+      name,
+      namespace,
+      annotations: { 'blockhost.io/imported-from': `${chain.namespace}/${name}` },
+    },
+    type: 'Opaque',
+    data: previous.data,
+  } as Secret);
+  log.info({ secret: `${namespace}/${name}` }, 'moved the Proxmox token to the state namespace');
+}
+
 export async function backendStep(context: SetupContext): Promise<StepResult> {
   const { backends, host } = context;
   const type = host.spec.backend.type;
   if (type === 'proxmox') {
+    await adoptPreviousToken(context);
     const refused = await takeOverProxmoxToken(context);
     if (refused) return refused;
   }

@@ -114,7 +114,7 @@ describe('server key handover', () => {
   describe('the Proxmox token', () => {
     const TOKEN_SECRET = 'blockhost-proxmox-token';
     /** The backend step with a driver that only reports success (the handover is what is tested). */
-    const runBackend = (annotations: Record<string, string>) => {
+    const runBackend = (annotations: Record<string, string>, wasReady = false) => {
       const host = hostConfigSchema.parse({
         ...structuredClone(exampleHostConfig),
         metadata: { name: 'host', annotations },
@@ -129,6 +129,18 @@ describe('server key handover', () => {
           },
         },
       }) as HostConfig;
+      if (wasReady)
+        host.status = {
+          conditions: [
+            {
+              type: 'BackendReady',
+              status: 'True',
+              reason: 'BackendReachable',
+              message: '',
+              lastTransitionTime: '2026-01-01T00:00:00Z',
+            },
+          ],
+        };
       const backends = { for: async () => ({ type: 'proxmox' }) } as unknown as BackendProvider;
       return backendStep({
         host,
@@ -156,6 +168,15 @@ describe('server key handover', () => {
       return Buffer.from(secret.data.tokenId!, 'base64').toString();
     };
 
+    it('never adopts a token planted in the release namespace of a host whose backend never worked', async () => {
+      await kube.create(coreTypes.secret, {
+        metadata: { name: TOKEN_SECRET, namespace: release },
+        stringData: { tokenId: 'attacker@pve!t', secret: 'x' },
+      } as KubeObject);
+      await runBackend({});
+      await expect(kube.get(coreTypes.secret, TOKEN_SECRET, state)).rejects.toThrow(/not found/i);
+    });
+
     it('refuses a handover whose token is not the one the HostConfig names, and stores the one that is', async () => {
       const forged = await tokenHandover('attacker@pve!t', 'x');
       const refused = await runBackend({
@@ -173,6 +194,19 @@ describe('server key handover', () => {
       expect(result.ready).toBe(true);
       expect(await stored()).toBe('blockhost@pve!api');
       await expect(kube.get(coreTypes.secret, real, release)).rejects.toThrow(/not found/i);
+    });
+
+    it('on upgrade, moves the token a working backend used from the release namespace', async () => {
+      const previousState = state;
+      state = await createTestNamespace(kube, 'trust-token-upgrade');
+      try {
+        await runBackend({}, true);
+        // The token the release namespace holds (created by the first Proxmox test) is the one in use.
+        expect(await stored()).toBe('attacker@pve!t');
+      } finally {
+        await deleteNamespace(kube, state);
+        state = previousState;
+      }
     });
   });
 });
