@@ -49,6 +49,14 @@ const hex = (value: unknown): value is Hex => typeof value === 'string' && /^0x[
 const decimal = (value: unknown): value is string => typeof value === 'string' && /^\d{1,78}$/.test(value);
 
 /**
+ * Intents accepted before, by their exact stored text: the sender lists every pending intent for
+ * each new nonce, and recovering signatures is the costly part (~10 ms each here; a mint burst has
+ * hundreds pending). A cache of a few MB at most, cleared when full.
+ */
+const accepted = new Set<string>();
+const ACCEPTED_KEPT = 2_000;
+
+/**
  * Why a stored intent is not one this sender wrote, or undefined when it is. The owner marker is
  * the signature: `create` stores an intent only with its first attempt signed, and every attempt
  * must be a transaction the server key signed with exactly the intent's fields. Whoever can write
@@ -59,6 +67,17 @@ export async function intentProblem(
   expected: IntentExpectations,
 ): Promise<string | undefined> {
   if (typeof intent !== 'object' || intent === null) return 'is not an object';
+  const text = `${expected.chainId}:${expected.from.toLowerCase()}:${JSON.stringify(intent)}`;
+  if (accepted.has(text)) return undefined;
+  const problem = await checkIntent(intent, expected);
+  if (!problem) {
+    if (accepted.size >= ACCEPTED_KEPT) accepted.clear();
+    accepted.add(text);
+  }
+  return problem;
+}
+
+async function checkIntent(intent: Intent, expected: IntentExpectations): Promise<string | undefined> {
   if (intent.chainId !== expected.chainId) return `chainId ${intent.chainId} is not ${expected.chainId}`;
   if (!hex(intent.from) || !isAddressEqual(intent.from, expected.from))
     return `from ${String(intent.from)} is not the server wallet ${expected.from}`;
