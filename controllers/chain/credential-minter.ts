@@ -1,6 +1,34 @@
-import { encodeFunctionData, parseEventLogs, type Address, type Hex, type PublicClient } from 'viem';
+import {
+  decodeErrorResult,
+  encodeFunctionData,
+  parseEventLogs,
+  type Address,
+  type Hex,
+  type PublicClient,
+} from 'viem';
 import { AccessCredentialNFTAbi } from '../../contracts/generated/artifacts.js';
 import type { TransactionSender } from './tx-sender.js';
+
+/**
+ * The NFT contract refused the mint: the call reverts at estimation (before a nonce is taken) or
+ * its transaction reverted. Retrying changes nothing until the contract or its owner does.
+ */
+export class MintRefusedError extends Error {
+  override name = 'MintRefusedError';
+  constructor(
+    readonly subscriptionId: bigint,
+    /** The contract's custom error, decoded with its ABI, e.g. `OwnableUnauthorizedAccount`. */
+    readonly contractError: string | undefined,
+    /** The reverted transaction; absent when the call was refused before it was sent. */
+    readonly txHash?: Hex,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `mint for subscription ${subscriptionId} ${txHash ? `reverted (${txHash})` : 'refused by the contract'}${contractError ? `: ${contractError}` : ''}`,
+      options,
+    );
+  }
+}
 
 export interface MintedCredential {
   tokenId: bigint;
@@ -39,11 +67,16 @@ export class CredentialMinter {
       functionName: 'mintForSubscription',
       args: [subscriptionId, to, userEncrypted],
     });
-    const { receipt } = await this.sender.send(this.key(subscriptionId), { to: this.nft, data }, signal);
+    let receipt;
+    try {
+      ({ receipt } = await this.sender.send(this.key(subscriptionId), { to: this.nft, data }, signal));
+    } catch (error) {
+      throw refusal(subscriptionId, error) ?? error;
+    }
     if (receipt.status !== 'success') {
       const tokenId = await this.existing(subscriptionId);
       if (tokenId !== undefined) return { tokenId };
-      throw new Error(`mint for subscription ${subscriptionId} reverted (${receipt.transactionHash})`);
+      throw new MintRefusedError(subscriptionId, undefined, receipt.transactionHash);
     }
     const [event] = parseEventLogs({
       abi: AccessCredentialNFTAbi,
@@ -68,4 +101,26 @@ export class CredentialMinter {
     });
     return minted ? tokenId : undefined;
   }
+}
+
+/**
+ * A MintRefusedError when `error` is the contract reverting the call (JSON-RPC error 3 carries the
+ * revert data), undefined for anything else (RPC down, wallet unfunded: the caller tells those apart).
+ */
+function refusal(subscriptionId: bigint, error: unknown): MintRefusedError | undefined {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    const { code, data } = cause as { code?: unknown; data?: unknown };
+    if (code !== 3) continue;
+    let name: string | undefined;
+    if (typeof data === 'string' && data.startsWith('0x') && data.length >= 10) {
+      try {
+        const decoded = decodeErrorResult({ abi: AccessCredentialNFTAbi, data: data as Hex });
+        name = `${decoded.errorName}(${(decoded.args ?? []).map(String).join(', ')})`;
+      } catch {
+        name = `custom error ${data.slice(0, 10)}`;
+      }
+    }
+    return new MintRefusedError(subscriptionId, name, undefined, { cause: error });
+  }
+  return undefined;
 }

@@ -19,9 +19,10 @@ import { setControllerReference } from '../../lib/runtime/owners.js';
 import { updateStatus } from '../../lib/runtime/status.js';
 import { CredentialMinter } from '../chain/credential-minter.js';
 import type { ChainServices } from '../chain/services.js';
-import { chainTrustRefusals } from '../../lib/chain/metrics.js';
+import { chainTrustRefusals, serverWalletUnfunded } from '../../lib/chain/metrics.js';
 import { blockTimeAheadSummary, DEFAULT_MAX_BLOCK_TIME_AHEAD_MS } from '../chain/chain-clock.js';
 import { confirmLifecycle } from './confirmed-lifecycle.js';
+import { explainFailure, vmFailure, type Explained } from './failure.js';
 import { lifecycle } from './lifecycle.js';
 
 export const SUBSCRIPTION_CONTROLLER = 'subscription';
@@ -48,6 +49,8 @@ interface Outcome {
   conditions?: ConditionUpdate[];
   vmRef?: string;
   nft?: Status['nft'];
+  /** Something failed (reason and message say what): Ready=False and a Warning Event. */
+  failed?: boolean;
 }
 
 export interface SubscriptionControllerOptions {
@@ -76,6 +79,7 @@ export function registerSubscriptionController(
   const events = manager.eventRecorder(SUBSCRIPTION_CONTROLLER);
   const kube = manager.client;
   const refusals = chainTrustRefusals(manager.metrics.registry);
+  const unfunded = serverWalletUnfunded(manager.metrics.registry);
   /** The clock refusal last counted, so each refused read counts once however many reconciles see it. */
   let countedRefusal: object | undefined;
 
@@ -100,7 +104,7 @@ export function registerSubscriptionController(
         for (const c of outcome.conditions ?? [])
           conditions = setCondition(conditions, { ...c, observedGeneration: latest.metadata.generation });
         // Active but held: paid for, yet the customer cannot use it.
-        const ready = outcome.phase === 'Active' && outcome.reason !== 'Held';
+        const ready = outcome.phase === 'Active' && outcome.reason !== 'Held' && !outcome.failed;
         conditions = setCondition(conditions, {
           type: 'Ready',
           status: ready ? 'True' : 'False',
@@ -140,6 +144,16 @@ export function registerSubscriptionController(
         c.message ?? '',
       );
     }
+    // Every failed reconcile: the recorder folds repeats of one message into a single Event's series.
+    if (outcome.failed)
+      await events.record(
+        subscription,
+        blockhostTypes.subscription,
+        'Warning',
+        outcome.reason,
+        'Provision',
+        outcome.message,
+      );
     // A hold that changes what the controller does gets its Event even if the phase stays.
     if (before !== outcome.phase || isHeld(subscription.status?.reason) !== isHeld(outcome.reason)) {
       await events.record(
@@ -154,6 +168,22 @@ export function registerSubscriptionController(
   }
 
   const failed = (reason: string, message: string): Outcome => ({ phase: 'Failed', reason, message });
+  /** A failure the controller keeps retrying: the phase stays, reason and conditions say what is wrong. */
+  const failing = (
+    phase: Outcome['phase'],
+    explained: Explained,
+    rest: Pick<Outcome, 'vmRef' | 'conditions'>,
+  ): Outcome => ({
+    phase,
+    reason: explained.reason,
+    message: explained.message,
+    failed: true,
+    ...rest,
+    conditions: [
+      ...(rest.conditions ?? []),
+      { type: explained.condition, status: 'False', reason: explained.reason, message: explained.message },
+    ],
+  });
 
   async function ensureVm(
     subscription: Subscription,
@@ -225,7 +255,7 @@ export function registerSubscriptionController(
   async function decide(
     subscription: Subscription,
     log: ReconcileContext['log'],
-  ): Promise<{ outcome: Outcome; requeueAfterMs?: number }> {
+  ): Promise<{ outcome: Outcome; requeueAfterMs?: number; retry?: unknown }> {
     const { spec } = subscription;
     if (spec.payloadError) return { outcome: failed('InvalidPayload', spec.payloadError) };
     const host = hosts.get(HOST_CONFIG_NAME);
@@ -363,7 +393,16 @@ export function registerSubscriptionController(
         },
         requeueAfterMs: wake,
       };
+    const broken = vmFailure(vm);
     if (subscription.status?.nft?.tokenId !== undefined) {
+      if (broken)
+        return {
+          outcome: failing('Active', explainFailure(broken), {
+            vmRef: vm.metadata.name,
+            conditions: standing,
+          }),
+          requeueAfterMs: wake,
+        };
       return {
         outcome: {
           phase: 'Active',
@@ -375,6 +414,14 @@ export function registerSubscriptionController(
         requeueAfterMs: wake,
       };
     }
+    if (broken)
+      return {
+        outcome: failing('Provisioning', explainFailure(broken), {
+          vmRef: vm.metadata.name,
+          conditions: standing,
+        }),
+        requeueAfterMs: wake,
+      };
     const address = vm.status?.addresses?.ipv6 ?? vm.status?.addresses?.ipv4;
     if (vm.status?.phase !== 'Running' || !vm.status.guestAgentConnected || !address) {
       const waiting: ConditionUpdate = {
@@ -399,13 +446,34 @@ export function registerSubscriptionController(
       port: SSH_PORT,
       username: LOGIN_USER,
     }) as Hex;
+    const sender = chain.sender(context);
     const minter = new CredentialMinter(
-      chain.sender(context),
+      sender,
       chain.client(context),
       context.chainId,
       context.contracts.nft,
     );
-    const minted = await minter.mint(BigInt(spec.subscriptionId), spec.subscriber as Address, details);
+    const walletLabels = { chain_id: String(context.chainId), address: sender.address };
+    let minted;
+    try {
+      minted = await minter.mint(BigInt(spec.subscriptionId), spec.subscriber as Address, details);
+    } catch (error) {
+      const explained = explainFailure({
+        kind: 'mint',
+        error,
+        subscriptionId: spec.subscriptionId,
+        chainId: context.chainId,
+        wallet: sender.address,
+        nft: context.contracts.nft,
+      });
+      if (explained.reason === 'ServerWalletUnfunded') unfunded.set(walletLabels, 1);
+      // Recorded, then thrown: the work queue retries with its per-key backoff.
+      return {
+        outcome: failing('Provisioning', explained, { vmRef: vm.metadata.name, conditions: standing }),
+        retry: error,
+      };
+    }
+    unfunded.set(walletLabels, 0);
     log.info({ tokenId: String(minted.tokenId) }, 'access credential minted');
     return {
       outcome: {
@@ -430,8 +498,9 @@ export function registerSubscriptionController(
   ): Promise<ReconcileResult> => {
     const subscription = subscriptions.get(`${namespace}/${name}`);
     if (!subscription || subscription.metadata.deletionTimestamp) return;
-    const { outcome, requeueAfterMs } = await decide(subscription, log);
+    const { outcome, requeueAfterMs, retry } = await decide(subscription, log);
     await record(subscription, outcome);
+    if (retry !== undefined) throw retry;
     return requeueAfterMs !== undefined ? { requeueAfterMs } : undefined;
   };
 

@@ -70,3 +70,21 @@ export function chainTrustRefusals(registry: Registry): Counter<'check'> {
     })
   );
 }
+
+/**
+ * 1 while the server wallet of a chain cannot pay for gas (a send was refused for insufficient
+ * funds), 0 once a transaction went through again: alert on 1, fund `address`. Get-or-create, as
+ * every controller that sends from the wallet reports to it.
+ */
+export function serverWalletUnfunded(registry: Registry): Gauge<'chain_id' | 'address'> {
+  const name = 'blockhost_chain_server_wallet_unfunded';
+  return (
+    (registry.getSingleMetric(name) as Gauge<'chain_id' | 'address'> | undefined) ??
+    new Gauge({
+      name,
+      help: 'Whether the server wallet was last refused a transaction for insufficient funds (1) or not (0)',
+      labelNames: ['chain_id', 'address'],
+      registers: [registry],
+    })
+  );
+}
