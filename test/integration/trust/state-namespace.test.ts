@@ -14,6 +14,7 @@ import type { KubeClient } from '../../../lib/kube/client.js';
 import { coreTypes } from '../../../lib/kube/resource-types.js';
 import { createLogger } from '../../../lib/log.js';
 import { startLocalChain, type LocalChain } from '../../harness/chain/local-chain.js';
+import { vmObject } from '../../harness/vm-object.js';
 import { createTestNamespace, deleteNamespace, testClient } from '../../harness/kube.js';
 
 describe('controller state in its own namespace', () => {
@@ -68,17 +69,14 @@ describe('controller state in its own namespace', () => {
 
   const pool = { start: '10.77.0.10', end: '10.77.0.12', gateway: '10.77.0.1' };
   const vmNamed = async (name: string): Promise<VM> =>
-    kube.create<VM>(blockhostTypes.vm, {
-      apiVersion: 'blockhost.io/v1alpha1',
-      kind: 'VM',
-      metadata: { name, namespace: release },
-      spec: {
+    kube.create<VM>(
+      blockhostTypes.vm,
+      vmObject(release, name, {
         backend: 'libvirt',
-        size: { cpu: 1, memoryMiB: 512, diskGiB: 1 },
         image: 'debian-12',
         ownerWallet: '0x000000000000000000000000000000000000beef',
-      },
-    } as VM);
+      }),
+    );
 
   it("ignores a forged claim in the release namespace that hands a victim another VM's address", async () => {
     const [holder, victim] = [await vmNamed('holder'), await vmNamed('victim')];

@@ -12,6 +12,7 @@ import { createLogger } from '../../../lib/log.js';
 import { Manager } from '../../../lib/runtime/manager.js';
 import { RuntimeMetrics } from '../../../lib/runtime/metrics.js';
 import { InstantBackend, instantBackendFactory } from '../../harness/instant-backend.js';
+import { vmObject } from '../../harness/vm-object.js';
 import {
   claimHostConfig,
   createTestNamespace,
@@ -33,19 +34,16 @@ let running: Promise<unknown>;
 const guest = new InstantBackend('libvirt');
 
 const createVm = (name: string, ipv4?: string) =>
-  kube.create<VM>(blockhostTypes.vm, {
-    apiVersion: 'blockhost.io/v1alpha1',
-    kind: 'VM',
-    metadata: { name, namespace: release },
-    spec: {
+  kube.create<VM>(
+    blockhostTypes.vm,
+    vmObject(release, name, {
       backend: 'libvirt',
-      size: { cpu: 1, memoryMiB: 512, diskGiB: 1 },
       image: 'debian-12',
       ownerWallet: '0x000000000000000000000000000000000000beef',
       runStrategy: 'Halted',
       ...(ipv4 && { network: { ipv4 } }),
-    },
-  } as VM);
+    }),
+  );
 const read = (name: string) => kube.get<VM>(blockhostTypes.vm, name, release);
 const created = async (name: string) => (await read(name)).status?.backendId !== undefined;
 
