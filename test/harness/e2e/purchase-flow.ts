@@ -162,8 +162,9 @@ export function describePurchaseFlow(
           kube,
           namespace,
           chain,
-          // Chain time is moved days past the host clock here; production believes 5 minutes.
-          { confirmations: 1, pollIntervalSeconds: 1, maxBlockTimeAheadSeconds: 30 * 86_400 },
+          // Chain time runs ahead of the host clock here: past a 30-day purchase, a 30-day extension
+          // and the 7-day grace period (68 days and more); production believes 5 minutes.
+          { confirmations: 1, pollIntervalSeconds: 1, maxBlockTimeAheadSeconds: 90 * 86_400 },
           {
             ipv6: { mode: 'none', allocationSize: 64 },
             ...(web && { signup: { hostname: LOCAL_HOSTNAME, url: `${web.url}/` } }),
@@ -396,7 +397,15 @@ export function describePurchaseFlow(
         days: 30n,
       });
       await chain.anvil.mine(1);
-      await eventually('resumed', async () => (await subscription()).status?.phase === 'Active', 60_000);
+      // Active again (the confirmed chain already says it is paid) with the watcher's new expiry.
+      await eventually(
+        'resumed with the new expiry',
+        async () => {
+          const now = await subscription();
+          return now.status?.phase === 'Active' && Date.parse(now.spec.expiresAt) > before;
+        },
+        60_000,
+      );
       const extended = await subscription();
       const [, , onChainExpiry] = (await chain.publicClient.readContract({
         address: chain.deployment.subscriptions,
