@@ -11,7 +11,7 @@ import {
   type VM,
 } from '../../lib/api/v1alpha1/index.js';
 import { decryptUserSignature, encryptConnectionDetails } from '../../lib/crypto/index.js';
-import { isNotFound } from '../../lib/kube/errors.js';
+import { isAlreadyExists, isConflict, isNotFound } from '../../lib/kube/errors.js';
 import { setCondition, type ConditionUpdate } from '../../lib/runtime/conditions.js';
 import type { Request, ReconcileContext, ReconcileResult } from '../../lib/runtime/controller.js';
 import type { Manager } from '../../lib/runtime/manager.js';
@@ -498,7 +498,21 @@ export function registerSubscriptionController(
   ): Promise<ReconcileResult> => {
     const subscription = subscriptions.get(`${namespace}/${name}`);
     if (!subscription || subscription.metadata.deletionTimestamp) return;
-    const { outcome, requeueAfterMs, retry } = await decide(subscription, log);
+    let decided;
+    try {
+      decided = await decide(subscription, log);
+    } catch (error) {
+      // A conflict or an existing VM is a stale cache: the retry sees the new object, nothing to tell.
+      if (!isConflict(error) && !isAlreadyExists(error)) {
+        const explained = explainFailure({ kind: 'reconcile', error });
+        // Best effort: the error thrown below is the one that counts (and is logged) either way.
+        await record(subscription, failing(subscription.status?.phase ?? 'Pending', explained, {})).catch(
+          () => undefined,
+        );
+      }
+      throw error;
+    }
+    const { outcome, requeueAfterMs, retry } = decided;
     await record(subscription, outcome);
     if (retry !== undefined) throw retry;
     return requeueAfterMs !== undefined ? { requeueAfterMs } : undefined;

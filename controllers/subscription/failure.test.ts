@@ -89,6 +89,19 @@ describe('explainFailure', () => {
     expect(mint(rpcRejected('insufficient funds'))).toEqual(mint(rpcRejected('insufficient funds')));
   });
 
+  it('says what any other reconcile error was, on one bounded line', () => {
+    const explained = explainFailure({
+      kind: 'reconcile',
+      error: new Error(`the libvirt backend lists no images\n${'x'.repeat(1000)}`),
+    });
+    expect(explained).toEqual({
+      condition: 'Ready',
+      reason: 'ReconcileFailed',
+      message:
+        'the subscription controller failed: the libvirt backend lists no images (retried with backoff)',
+    });
+  });
+
   it("passes a VM's backend reason through, with where to look", () => {
     expect(
       explainFailure({

@@ -13,11 +13,13 @@ export type Failure =
       /** The AccessCredentialNFT contract. */
       nft: string;
     }
-  | { kind: 'vm'; vm: string; reason: string; message: string };
+  | { kind: 'vm'; vm: string; reason: string; message: string }
+  /** Any other error a reconcile threw (creating the VM, reading the chain). */
+  | { kind: 'reconcile'; error: unknown };
 
 /** What the Subscription says about a failure: `condition` False with `reason`, and the same on Ready. */
 export interface Explained {
-  condition: 'NFTMinted' | 'VMReady';
+  condition: 'NFTMinted' | 'VMReady' | 'Ready';
   /** CamelCase; also the Subscription's status.reason and the Warning Event's reason. */
   reason: string;
   /** What failed and what to do about it. Stable across retries, so repeated Events fold into one. */
@@ -38,6 +40,12 @@ export function explainFailure(failure: Failure): Explained {
       condition: 'VMReady',
       reason: failure.reason,
       message: `VM ${failure.vm} reports ${failure.reason}: ${failure.message} (the VM controller retries with backoff; see kubectl describe vm ${failure.vm})`,
+    };
+  if (failure.kind === 'reconcile')
+    return {
+      condition: 'Ready',
+      reason: 'ReconcileFailed',
+      message: `the subscription controller failed: ${summary(failure.error)} (retried with backoff)`,
     };
   const { error, chainId, wallet, nft, subscriptionId } = failure;
   const mint = (reason: string, message: string): Explained => ({ condition: 'NFTMinted', reason, message });
@@ -67,7 +75,7 @@ export function explainFailure(failure: Failure): Explained {
     return mint('MintIntentRefused', `${error.message}: the mint is not sent; remove or repair that intent`);
   return mint(
     'MintFailed',
-    `minting the NFT on chain ${chainId} failed: ${[...new Set(messages)].join(': ').slice(0, MAX_DETAIL) || 'unknown error'} (retried with backoff)`,
+    `minting the NFT on chain ${chainId} failed: ${summary(error)} (retried with backoff)`,
   );
 }
 
@@ -80,6 +88,9 @@ export function vmFailure(vm: VM): Extract<Failure, { kind: 'vm' }> | undefined 
   if (!ready || ready.status !== 'False' || ready.reason === 'Reconciling') return undefined;
   return { kind: 'vm', vm: vm.metadata.name!, reason: ready.reason, message: ready.message };
 }
+
+const summary = (error: unknown) =>
+  [...new Set(causes(error))].join(': ').slice(0, MAX_DETAIL) || 'unknown error';
 
 /** The first line of each message down the cause chain (viem's own messages span many lines). */
 function causes(error: unknown): string[] {
