@@ -24,7 +24,14 @@ export const SUBSCRIPTION_PHASES = [
   'Failed',
 ] as const;
 
-export const SUBSCRIPTION_CONDITIONS = ['Decrypted', 'VMReady', 'NFTMinted', 'Ready'] as const;
+export const SUBSCRIPTION_CONDITIONS = [
+  'Decrypted',
+  'VMReady',
+  'NFTMinted',
+  'ExpiryConfirmed',
+  'ChainTimeTrusted',
+  'Ready',
+] as const;
 
 /**
  * Name of the Subscription and VM for on-chain subscription `id`, as the seed named VMs:
