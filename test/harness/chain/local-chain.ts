@@ -103,7 +103,8 @@ export async function startLocalChain({
         const tick = async () => {
           if (await anvil.rpc('anvil_getAutomine', [])) await anvil.mine(1);
         };
-        ticker ??= setInterval(() => void tick().catch(() => undefined), intervalMs);
+        // unref: a test file that forgets stop() must not keep its jest worker alive.
+        ticker ??= setInterval(() => void tick().catch(() => undefined), intervalMs).unref();
       },
       stop: () => {
         clearInterval(ticker);
