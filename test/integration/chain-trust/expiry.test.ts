@@ -256,7 +256,12 @@ describe('suspend and destroy on confirmed chain facts only', () => {
       },
       60_000,
     );
-    expect((await condition(id, 'ExpiryConfirmed'))?.status).toBe('True');
+    // The status is written after the delete it reports.
+    await eventually(
+      'ExpiryConfirmed True',
+      async () => (await condition(id, 'ExpiryConfirmed'))?.status === 'True',
+      30_000,
+    );
   });
 
   it('adds no Kubernetes API request to a reconcile', async () => {
