@@ -5,6 +5,7 @@ import { registerBackupRoutes } from './backup.js';
 import { AdminAudit } from './audit.js';
 import { ADMIN_SESSION_TTL_MS, registerAuth, type AdminSession } from './auth.js';
 import { ChainClients } from './chain-clients.js';
+import { registerHostnameRoutes } from './hostname.js';
 import { ADMIN_PAGES, adminPage, loginPage } from './markup.js';
 import { registerNetworkRoutes } from './network.js';
 import { registerOverviewRoutes } from './overview.js';
@@ -33,6 +34,7 @@ async function register(app: FastifyInstance, context: FaceContext): Promise<voi
   registerWalletRequestRoutes(app, context, sessions, requireAdmin, audit);
   registerNetworkRoutes(app, context, sessions, requireAdmin, audit);
   registerSystemRoutes(app, context, requireAdmin);
+  registerHostnameRoutes(app, context, sessions, requireAdmin, audit);
   registerBackupRoutes(app, context, sessions, requireAdmin, audit);
 
   // Signing a login message needs no chain access: the page talks to this server only.

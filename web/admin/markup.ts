@@ -184,6 +184,28 @@ const BODIES: Record<AdminPageId, SafeHtml> = {
     </section>
   `,
   system: html`
+    <section class="card" aria-labelledby="name-title">
+      <h2 id="name-title">Public name</h2>
+      <dl class="details" id="name-details"></dl>
+      <form id="hostname-form" novalidate>
+        <label for="hostname">Host name</label>
+        <input
+          id="hostname"
+          name="hostname"
+          autocomplete="off"
+          spellcheck="false"
+          autocapitalize="none"
+          placeholder="vms.example.com"
+          aria-describedby="hostname-hint"
+        />
+        <p class="hint" id="hostname-hint">
+          The name customers and admins reach this host by. The signup page's address and the machine in the
+          login message follow it; point its DNS at this server first.
+        </p>
+        <button type="submit" id="hostname-save">Change host name</button>
+      </form>
+      <div id="hostname-notice" role="status" hidden></div>
+    </section>
     <section class="card" aria-labelledby="nodes-title">
       <h2 id="nodes-title">Kubernetes node</h2>
       <div id="nodes"></div>

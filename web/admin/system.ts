@@ -4,6 +4,7 @@ import type { KubeObject } from '../../lib/kube/object.js';
 import type { ResourceType } from '../../lib/kube/resource-types.js';
 import type { FaceContext } from '../face.js';
 import { requireHostConfig } from './host.js';
+import { publicNameOf } from './hostname.js';
 
 const nodeType: ResourceType = { group: '', version: 'v1', kind: 'Node', plural: 'nodes', namespaced: false };
 const storageClassType: ResourceType = {
@@ -43,7 +44,7 @@ async function listOrReason<T extends KubeObject>(
   }
 }
 
-/** System page API: the k3s node(s) and storage. */
+/** System page API: the host's public name, the k3s node(s) and storage. */
 export function registerSystemRoutes(
   app: FastifyInstance,
   context: FaceContext,
@@ -56,6 +57,7 @@ export function registerSystemRoutes(
       listOrReason(() => context.kube.list<StorageClassObject>(storageClassType)),
     ]);
     return {
+      publicName: publicNameOf(host),
       backend: host.spec.backend.type,
       storageDevice: host.spec.storage?.device,
       nodes:

@@ -6,6 +6,7 @@ import type { Face, FaceContext } from '../face.js';
 import { HttpError } from '../http/errors.js';
 import { validate } from '../http/validation.js';
 import { ChainClients } from '../admin/chain-clients.js';
+import { registerCredentialRoutes } from './credentials.js';
 import { notSelling, SignupConfigSource } from './host-config.js';
 import { registerRpcProxy } from './rpc-proxy.js';
 import { signupPage } from './markup.js';
@@ -46,6 +47,7 @@ async function register(app: FastifyInstance, context: FaceContext): Promise<voi
   });
 
   app.get('/api/signup/config', async () => config());
+  registerCredentialRoutes(app, context);
 
   app.get('/api/signup/purchases/:subscriptionId', async (request): Promise<PurchaseStatus> => {
     const { subscriptionId } = validate(purchaseParams, request.params, 'params');

@@ -2,6 +2,7 @@ import type { HostConfig } from '../../lib/api/v1alpha1/index.js';
 import { contractsInUse } from '../../lib/chain/contracts.js';
 import type { KubeClient } from '../../lib/kube/client.js';
 import { HttpError } from '../http/errors.js';
+import { CachedRead } from '../shared/cached-read.js';
 import { readHostConfig } from '../shared/host-config.js';
 import { SIGNUP_RPC_PATH } from './rpc-proxy.js';
 
@@ -51,7 +52,6 @@ export interface SignupChain {
 }
 
 interface Snapshot {
-  at: number;
   result: SignupConfigResult;
   chain?: SignupChain;
 }
@@ -61,42 +61,29 @@ interface Snapshot {
  * the API server one GET per interval.
  */
 export class SignupConfigSource {
-  private last?: Snapshot;
-  private pending?: Promise<Snapshot>;
+  private readonly snapshot: CachedRead<Snapshot>;
 
-  constructor(
-    private readonly kube: KubeClient,
-    private readonly now: () => number,
-    private readonly maxAgeMs = 2_000,
-  ) {}
+  constructor(kube: KubeClient, now: () => number, maxAgeMs = 2_000) {
+    this.snapshot = new CachedRead(async () => snapshotOf(await readHostConfig(kube)), now, maxAgeMs);
+  }
 
   async get(): Promise<SignupConfigResult> {
-    return (await this.snapshot()).result;
+    return (await this.snapshot.get()).result;
   }
 
   /** Chain id and endpoints for the proxy; 503 until the page can sell. */
   async chain(): Promise<SignupChain> {
-    const { result, chain } = await this.snapshot();
+    const { result, chain } = await this.snapshot.get();
     if ('notReady' in result || !chain) throw notSelling(result);
     return chain;
   }
+}
 
-  private async snapshot(): Promise<Snapshot> {
-    if (this.last && this.now() - this.last.at < this.maxAgeMs) return this.last;
-    this.pending ??= this.read().finally(() => (this.pending = undefined));
-    return this.pending;
-  }
-
-  private async read(): Promise<Snapshot> {
-    const host = await readHostConfig(this.kube);
-    const result = signupConfigFrom(host);
-    this.last = {
-      at: this.now(),
-      result,
-      ...(host && { chain: { chainId: host.spec.chain.chainId, endpoints: host.spec.chain.rpcEndpoints } }),
-    };
-    return this.last;
-  }
+function snapshotOf(host: HostConfig | undefined): Snapshot {
+  return {
+    result: signupConfigFrom(host),
+    ...(host && { chain: { chainId: host.spec.chain.chainId, endpoints: host.spec.chain.rpcEndpoints } }),
+  };
 }
 
 /** The 503 every signup API answers before setup published what the page needs. */

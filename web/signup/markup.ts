@@ -123,5 +123,39 @@ export function signupPage(): SafeHtml {
       </form>
       <div id="extend-notice" role="alert" hidden></div>
     </section>
+
+    <section class="card" id="offline" aria-labelledby="offline-title" hidden>
+      <h2 id="offline-title">Decrypt with a signature from elsewhere</h2>
+      <p class="hint">
+        No wallet in this browser, or the NFT was passed on to you? Sign this message with the wallet that
+        bought the subscription, anywhere that does personal_sign (EIP-191), and paste the signature below. It
+        is used only in this browser and sent nowhere.
+      </p>
+      <pre class="command" id="offline-message"></pre>
+      <p class="hint">For example, with Foundry's cast:</p>
+      <pre class="command" id="offline-cast"></pre>
+      <form id="offline-form" novalidate>
+        <label for="offline-token">NFT number</label>
+        <input
+          id="offline-token"
+          name="tokenId"
+          type="text"
+          inputmode="numeric"
+          autocomplete="off"
+          required
+        />
+        <label for="offline-signature">Signature (0x and 130 hex digits)</label>
+        <textarea
+          id="offline-signature"
+          name="signature"
+          rows="3"
+          autocomplete="off"
+          spellcheck="false"
+          required
+        ></textarea>
+        <button type="submit" id="offline-submit">Decrypt</button>
+      </form>
+      <div id="offline-notice" role="alert" hidden></div>
+    </section>
   `;
 }

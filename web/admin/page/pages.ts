@@ -1,8 +1,10 @@
-// The read-mostly pages: subscriptions, wallet, network and security, system.
+// The read-mostly pages: subscriptions, wallet, network and security, system (and its host name).
 import { ApiError } from '../../shared/page/api.js';
 import { byId, el, showNotice, whileBusy } from '../../shared/page/dom.js';
 import { clearFieldErrors, showFieldErrors } from '../../shared/page/forms.js';
 import type { WalletBalance } from '../wallet.js';
+import type { publicNameOf } from '../hostname.js';
+import { wireHostname } from './hostname.js';
 import { wireWalletRequests } from './wallet-requests.js';
 import { adminApi, dateTime, fillDetails, reportFailure, table, units } from './common.js';
 
@@ -193,6 +195,7 @@ export async function networkPage(): Promise<void> {
 }
 
 interface SystemInfo {
+  publicName: ReturnType<typeof publicNameOf>;
   backend: string;
   storageDevice?: string;
   nodes:
@@ -216,6 +219,7 @@ interface SystemInfo {
 export async function systemPage(): Promise<void> {
   try {
     const system = await adminApi<SystemInfo>('/api/system');
+    wireHostname(system.publicName);
     const nodes = byId('nodes');
     if ('error' in system.nodes)
       nodes.replaceChildren(el('p', { class: 'hint' }, `Unavailable: ${system.nodes.error}.`));

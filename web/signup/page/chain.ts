@@ -150,6 +150,21 @@ export class SignupChain {
     return minted ? tokenId : undefined;
   }
 
+  /**
+   * The access NFTs `owner` holds now, whoever bought them (ERC721Enumerable), lowest index first;
+   * at most `limit` of them, and how many there are in all.
+   */
+  async heldTokens(owner: Address, limit: number): Promise<{ tokenIds: bigint[]; total: bigint }> {
+    const total = await this.read<bigint>('balanceOf', [owner], true);
+    const count = Number(total < BigInt(limit) ? total : BigInt(limit));
+    const tokenIds = await Promise.all(
+      Array.from({ length: count }, (_, index) =>
+        this.read<bigint>('tokenOfOwnerByIndex', [owner, BigInt(index)], true),
+      ),
+    );
+    return { tokenIds, total };
+  }
+
   userEncrypted(tokenId: bigint): Promise<Hex> {
     return this.read<Hex>('getUserEncrypted', [tokenId], true);
   }

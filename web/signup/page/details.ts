@@ -34,6 +34,13 @@ export function showDetails(details: ConnectionDetails): void {
   section.scrollIntoView({ block: 'start' });
 }
 
+/** Hides the details section and forgets what it showed. */
+export function hideDetails(): void {
+  for (const id of ['detail-hostname', 'detail-port', 'detail-username', 'ssh-command', 'login-prompt'])
+    byId(id).textContent = '';
+  byId('details').hidden = true;
+}
+
 /** Decrypts and shows, reporting progress and failure in the notice `noticeId`. */
 export async function revealInto(page: SignupPage, tokenId: bigint, noticeId: string): Promise<boolean> {
   const notice = byId(noticeId);

@@ -54,3 +54,23 @@ export function parseSubscriptionId(text: string): { id: bigint } | { error: str
   if (!/^[1-9][0-9]{0,76}$/.test(trimmed)) return { error: 'Enter the subscription number, e.g. 12.' };
   return { id: BigInt(trimmed) };
 }
+
+/** An NFT number from a form field (`#4` and `4` alike); token ids start at 0. */
+export function parseTokenId(text: string): { tokenId: bigint } | { error: string } {
+  const trimmed = text.trim().replace(/^#/, '');
+  if (!/^(0|[1-9][0-9]{0,76})$/.test(trimmed)) return { error: 'Enter the NFT number, e.g. 4.' };
+  return { tokenId: BigInt(trimmed) };
+}
+
+/**
+ * A pasted personal_sign signature: 65 bytes as 130 hex digits, `0x` optional, surrounding spaces
+ * and line breaks ignored (terminals wrap long lines). Returned as `0x` + lowercase hex.
+ */
+export function parsePastedSignature(text: string): { signature: `0x${string}` } | { error: string } {
+  const compact = text.replace(/\s+/g, '').replace(/^0x/i, '');
+  if (!/^[0-9a-fA-F]{130}$/.test(compact))
+    return {
+      error: `A signature is 130 hex digits (65 bytes), usually starting with 0x; this has ${/^[0-9a-fA-F]*$/.test(compact) ? `${compact.length} digits` : 'characters that are not hex digits'}.`,
+    };
+  return { signature: `0x${compact.toLowerCase()}` };
+}

@@ -19,6 +19,7 @@ import { explain, fail, type SignupPage } from './context.js';
 import { wireExtendForm } from './extend.js';
 import { formatCents } from './format.js';
 import { renderMine } from './mine.js';
+import { wireOfflineDecrypt } from './offline.js';
 
 function renderPlans(page: SignupPage): void {
   const status = byId('plans-status');
@@ -88,6 +89,7 @@ async function start(): Promise<void> {
   renderPlanChoices(page);
   wireBuyForm(page);
   wireExtendForm(page);
+  wireOfflineDecrypt(page);
   wireCopyButton('copy-ssh', 'ssh-command', 'copy-status');
 
   let provider: Eip1193Provider | undefined;
