@@ -4,34 +4,44 @@ import type { NoCloudSeed } from './cloud-init.js';
 /**
  * The one interface the VM controller drives every backend through (KubeVirt, libvirt, Proxmox).
  * Implementations translate; the controller decides. Every method may be retried after a crash at
- * any point, so each is idempotent except `create`, which the controller guards with an intent id
- * recorded on the VM object beforehand: `create` tags the backend VM with that id, and `observe`
- * finds a VM by the tag when its backend id was never recorded.
+ * any point, so each is idempotent; `create` is made so by a deterministic name and an intent id
+ * (the VM object's UID): `create` tags the backend VM with it, a repeated create of the same intent
+ * returns the VM it made, and `observe` finds a VM by name or tag when its backend id was never
+ * recorded (a crash right after the create).
+ *
+ * Every call takes an optional AbortSignal last: it aborts at the call's deadline or when the
+ * controller stops (lost leadership), and drivers pass it to their waits (virsh, HTTP requests,
+ * task and agent polling) so an abandoned call stops working on the backend too.
  */
 export interface VmBackend {
   readonly type: BackendType;
   /** The backend VM of `ref`, or undefined when it does not exist (deleted, or never created). */
-  observe(ref: BackendRef): Promise<ObservedVm | undefined>;
+  observe(ref: BackendRef, signal?: AbortSignal): Promise<ObservedVm | undefined>;
   /** Creates the VM stopped or running as `desired.running` says; returns what `observe` would. */
-  create(desired: DesiredVm): Promise<ObservedVm>;
+  create(desired: DesiredVm, signal?: AbortSignal): Promise<ObservedVm>;
   /** Brings size (grow only) and cloud-init inputs of an existing VM to `desired`. */
-  update(id: string, desired: DesiredVm): Promise<void>;
+  update(id: string, desired: DesiredVm, signal?: AbortSignal): Promise<void>;
   /** start: boot; shutdown: ACPI power button (graceful); stop: pull the plug. No-op when already there. */
-  power(id: string, action: PowerAction): Promise<void>;
+  power(id: string, action: PowerAction, signal?: AbortSignal): Promise<void>;
   /**
    * Removes the VM and its disks (stopping it first if needed). Resolves once removal is done or
    * under way; `observe` returns undefined when nothing of it is left. Absent VM: no-op.
    */
-  delete(id: string): Promise<void>;
+  delete(id: string, signal?: AbortSignal): Promise<void>;
   /** Runs a program in the guest through the QEMU guest agent and waits for it. */
-  guestExec(id: string, command: GuestCommand): Promise<GuestExecResult>;
+  guestExec(id: string, command: GuestCommand, signal?: AbortSignal): Promise<GuestExecResult>;
   /**
    * A file in the guest through the agent's file commands, or undefined when it does not exist.
    * Throws a BackendError (GuestFileTooLarge) above `maxBytes`.
    */
-  guestReadFile(id: string, path: string, maxBytes: number): Promise<string | undefined>;
+  guestReadFile(
+    id: string,
+    path: string,
+    maxBytes: number,
+    signal?: AbortSignal,
+  ): Promise<string | undefined>;
   /** Creates or truncates a file in the guest and writes `content` (not atomic; see guest-agent.ts). */
-  guestWriteFile(id: string, path: string, content: string): Promise<void>;
+  guestWriteFile(id: string, path: string, content: string, signal?: AbortSignal): Promise<void>;
   /**
    * A cheap connectivity check of the configured backend (reachable, credentials accepted, the
    * storage, network and images it needs exist). Resolves when usable; throws a BackendError whose
@@ -51,9 +61,9 @@ export interface BackendRef {
   /** VM object namespace and name: backends derive stable names from them. */
   namespace: string;
   name: string;
-  /** status.backendId when recorded. */
+  /** The recorded backend id (status.backendId, else the blockhost.io/backend-id annotation). */
   id?: string;
-  /** status.createIntent.id: the tag a create in flight put on the backend VM. */
+  /** The tag the create put on the backend VM (the VM object's UID). */
   intentId?: string;
 }
 

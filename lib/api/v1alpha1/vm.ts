@@ -135,17 +135,6 @@ export const vmStatusSchema = z
       .describe(
         'GECOS last written to the guest (by cloud-init at first boot, then through the guest agent).',
       ),
-    createIntent: z
-      .object({
-        id: z
-          .string()
-          .min(1)
-          .max(128)
-          .describe('Identity tagged onto the backend resource, so a retried create finds a half-made VM.'),
-        startedAt: dateTime.describe('When the create began.'),
-      })
-      .optional()
-      .describe('Recorded before creating on the backend and cleared once the VM exists there.'),
     conditions: conditions(VM_CONDITIONS).optional(),
     observedGeneration: observedGeneration.optional(),
   })

@@ -8,6 +8,7 @@ import { BackendProvider } from '../../../controllers/vm/backends/provider.js';
 import { backendFactories } from '../../../controllers/vm/backends/index.js';
 import { LibvirtBackend } from '../../../controllers/vm/backends/libvirt/driver.js';
 import { registerVmController, VM_FINALIZER } from '../../../controllers/vm/controller.js';
+import { BACKEND_ID_ANNOTATION } from '../../../controllers/vm/steps/identity.js';
 import { exampleHostConfig } from '../../../lib/api/v1alpha1/examples.js';
 import { blockhostTypes, type HostConfig, type VM } from '../../../lib/api/v1alpha1/index.js';
 import type { KubeClient } from '../../../lib/kube/client.js';
@@ -103,7 +104,7 @@ describe('VM controller on a real libvirtd', () => {
     const vm = await get('web');
     expect(await state('web')).toBe('running');
     expect(vm.status?.backendId).toBe(await uuid('web'));
-    expect(vm.status?.createIntent).toBeUndefined();
+    expect(vm.metadata.annotations?.[BACKEND_ID_ANNOTATION]).toBe(await uuid('web'));
     expect(vm.metadata.finalizers).toContain(VM_FINALIZER);
     expect(vm.spec.network?.ipv4).toMatch(
       new RegExp(`^${env.ipv4Pool.network.split('.').slice(0, 3).join('\\.')}\\.`),

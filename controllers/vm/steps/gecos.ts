@@ -1,0 +1,49 @@
+import type { VM } from '../../../lib/api/v1alpha1/index.js';
+import type { ConditionUpdate } from '../../../lib/runtime/conditions.js';
+import { BackendError, GuestAgentUnavailableError, type ObservedVm, type VmBackend } from '../backend.js';
+import { wantedGecos } from '../desired.js';
+import type { StepDeps } from './store.js';
+
+/**
+ * Keeps the guest user's GECOS (wallet=…,nft=…, what the web3 PAM login reads) in step with the
+ * owner through the guest agent, and says how far it got as the OwnerSynced condition. A guest whose
+ * agent does not answer yet is waited for; a usermod that fails is an error.
+ */
+export async function syncGecos(
+  vm: VM,
+  observed: ObservedVm,
+  backend: VmBackend,
+  deps: Pick<StepDeps, 'store'>,
+): Promise<ConditionUpdate> {
+  const gecos = wantedGecos(vm);
+  const applied: ConditionUpdate = {
+    type: 'OwnerSynced',
+    status: 'True',
+    reason: 'Applied',
+    message: `GECOS ${gecos}`,
+  };
+  if (vm.status?.appliedGecos === gecos) return applied;
+  const waiting = (message: string): ConditionUpdate => ({
+    type: 'OwnerSynced',
+    status: 'False',
+    reason: 'WaitingForGuestAgent',
+    message,
+  });
+  if (!observed.guestAgentConnected) return waiting(`GECOS ${gecos} pending`);
+  let exitCode: number;
+  let stderr: string;
+  try {
+    ({ exitCode, stderr } = await backend.guestExec(observed.id, {
+      path: '/usr/sbin/usermod',
+      args: ['-c', gecos, vm.spec.cloudInit.username],
+    }));
+  } catch (error) {
+    if (error instanceof GuestAgentUnavailableError) return waiting(error.message);
+    throw error;
+  }
+  if (exitCode !== 0)
+    throw new BackendError(`usermod in the guest exited ${exitCode}: ${stderr.trim()}`, 'GecosUpdateFailed');
+  await deps.store.writeStatus(vm, (s) => ({ ...s, appliedGecos: gecos }));
+  await deps.store.event(vm, 'Normal', 'OwnerSynced', `guest GECOS set to ${gecos}`);
+  return applied;
+}
