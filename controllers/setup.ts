@@ -3,6 +3,7 @@ import type { Manager } from '../lib/runtime/manager.js';
 import { ChainMetrics } from '../lib/chain/metrics.js';
 import { ChainServices } from './chain/services.js';
 import { chainWatcherRunnable } from './chain/watcher-runnable.js';
+import { transactionRunnable } from './chain/tx-runnable.js';
 import { registerLoginSignatureController } from './login-signature/controller.js';
 import { registerHostConfigController } from './hostconfig/controller.js';
 import { registerPlanController } from './plan/controller.js';
@@ -70,6 +71,10 @@ export function registerControllers(manager: Manager, setup: ControllerSetup): {
   manager.addRunnable(
     'chain-watcher',
     chainWatcherRunnable(chain, log.child({ component: 'chain-watcher' })),
+  );
+  manager.addRunnable(
+    'transactions',
+    transactionRunnable(chain, manager.metrics.registry, log.child({ component: 'tx-sender' })),
   );
   return { chain };
 }

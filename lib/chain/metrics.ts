@@ -8,6 +8,8 @@ export class ChainMetrics {
   readonly eventsIngested: Counter<'chain_id' | 'event'>;
   readonly rpcErrors: Counter<'endpoint' | 'kind'>;
   readonly reorgs: Counter<'chain_id'>;
+  readonly txRpcRetries: Counter<'chain_id'>;
+  readonly txFeeCapped: Counter<'chain_id'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -44,6 +46,18 @@ export class ChainMetrics {
     this.reorgs = new Counter({
       name: 'blockhost_chain_reorgs_total',
       help: 'Reorgs detected below the checkpoint (rewinds)',
+      labelNames: ['chain_id'],
+      registers,
+    });
+    this.txRpcRetries = new Counter({
+      name: 'blockhost_tx_rpc_retries_total',
+      help: 'Transient RPC errors (timeouts, 5xx, resets) the transaction sender retried with backoff',
+      labelNames: ['chain_id'],
+      registers,
+    });
+    this.txFeeCapped = new Counter({
+      name: 'blockhost_tx_fee_capped_total',
+      help: 'Stuck transactions that reached the fee cap (spec.chain.maxFeePerGasGwei) and wait instead of paying more',
       labelNames: ['chain_id'],
       registers,
     });
@@ -84,6 +98,23 @@ export function serverWalletUnfunded(registry: Registry): Gauge<'chain_id' | 'ad
       name,
       help: 'Whether the server wallet was last refused a transaction for insufficient funds (1) or not (0)',
       labelNames: ['chain_id', 'address'],
+      registers: [registry],
+    })
+  );
+}
+
+/**
+ * A wallet's balance in whole tokens: `{role="server",token="ETH"}` is the server wallet's gas money
+ * (the transaction runnable reads it every minute). Get-or-create: the fund manager reports here too.
+ */
+export function walletBalance(registry: Registry): Gauge<'role' | 'token'> {
+  const name = 'blockhost_wallet_balance';
+  return (
+    (registry.getSingleMetric(name) as Gauge<'role' | 'token'> | undefined) ??
+    new Gauge({
+      name,
+      help: 'Balance of a BlockHost wallet in whole tokens, by role (server) and token (ETH)',
+      labelNames: ['role', 'token'],
       registers: [registry],
     })
   );

@@ -35,6 +35,11 @@ export const HOST_CONFIG_CONDITIONS = [
   'Ready',
 ] as const;
 
+/** Fee cap of the server wallet's transactions when spec.chain.maxFeePerGasGwei is absent. */
+export const DEFAULT_MAX_FEE_PER_GAS_GWEI = 500;
+/** ServerWalletLow below this many mints' worth of gas when spec.chain.serverWalletLowMints is absent. */
+export const DEFAULT_SERVER_WALLET_LOW_MINTS = 20;
+
 /** Primary stablecoin used when chain.stablecoin is absent (INTEROP §5). */
 export const USDC_BY_CHAIN_ID: Readonly<Record<number, string>> = {
   1: '0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48',
@@ -116,6 +121,22 @@ const chain = withCel(
       .max(3600)
       .default(5)
       .describe('Seconds between polls for new blocks.'),
+    maxFeePerGasGwei: z
+      .number()
+      .positive()
+      .max(1_000_000)
+      .default(DEFAULT_MAX_FEE_PER_GAS_GWEI)
+      .describe(
+        'The most the server wallet pays per gas (gwei), base fee and tip together. A stuck transaction is re-sent with higher fees up to this and then waits for fees to fall (a Warning Event FeeCapReached on the HostConfig says so).',
+      ),
+    serverWalletLowMints: z
+      .int()
+      .min(0)
+      .max(1_000_000)
+      .default(DEFAULT_SERVER_WALLET_LOW_MINTS)
+      .describe(
+        'ServerWalletLow turns True (with a Warning Event) when the server wallet holds less than this many NFT mints cost at current fees; 0 turns the check off.',
+      ),
     contracts: z
       .object({
         subscriptions: ethAddress.optional().describe('Existing BlockhostSubscriptions contract.'),
@@ -419,7 +440,7 @@ export const hostConfigSpecSchema = z
 
 export const hostConfigStatusSchema = z
   .object({
-    conditions: conditions(HOST_CONFIG_CONDITIONS).optional(),
+    conditions: conditions([...HOST_CONFIG_CONDITIONS, 'ServerWalletLow']).optional(),
     observedGeneration: observedGeneration.optional(),
     message: z
       .string()

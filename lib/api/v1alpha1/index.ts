@@ -15,6 +15,8 @@ export {
 } from './kind.js';
 export { condition, type BackendType, type Condition } from './common.js';
 export {
+  DEFAULT_MAX_FEE_PER_GAS_GWEI,
+  DEFAULT_SERVER_WALLET_LOW_MINTS,
   HOST_CONFIG_CONDITIONS,
   HOST_CONFIG_NAME,
   USDC_BY_CHAIN_ID,
