@@ -8,6 +8,7 @@ import { KubeClient } from '../lib/kube/client.js';
 import { createLogger } from '../lib/log.js';
 import { Manager } from '../lib/runtime/manager.js';
 import { registerControllers } from './setup.js';
+import { DEFAULT_CALL_DEADLINES } from './vm/backends/bounded.js';
 
 const usage = `Usage: controller-manager [options]
 
@@ -26,6 +27,9 @@ Options:
                                       the leader-election namespace)
   --identity <id>                     this replica's name in the Lease (default hostname_pid)
   --resync <seconds>                  re-reconcile every object this often (default 36000)
+  --backend-read-timeout <seconds>    deadline of a VM backend observe or guest agent call (default 20)
+  --backend-change-timeout <seconds>  deadline of a VM backend create, update, power or delete
+                                      (default 2100: a Proxmox clone may wait 30 min for its task)
   -h, --help                          show this help
 
 Environment: LOG_LEVEL (trace|debug|info|warn|error, default info).
@@ -41,6 +45,8 @@ const { values } = parseArgs({
     'state-namespace': { type: 'string', default: process.env.STATE_NAMESPACE },
     identity: { type: 'string', default: `${hostname()}_${process.pid}` },
     resync: { type: 'string', default: '36000' },
+    'backend-read-timeout': { type: 'string', default: String(DEFAULT_CALL_DEADLINES.readMs / 1000) },
+    'backend-change-timeout': { type: 'string', default: String(DEFAULT_CALL_DEADLINES.changeMs / 1000) },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -86,6 +92,12 @@ registerControllers(manager, {
   namespace: values['leader-election-namespace'],
   stateNamespace: values['state-namespace'],
   log,
+  vm: {
+    callDeadlines: {
+      readMs: parseInteger(values['backend-read-timeout'], '--backend-read-timeout', 1, 3600) * 1000,
+      changeMs: parseInteger(values['backend-change-timeout'], '--backend-change-timeout', 1, 86400) * 1000,
+    },
+  },
 });
 
 // A bug in one reconcile must never take the process down; the controller already contains
