@@ -51,6 +51,7 @@ function validBodyFor(url: string): unknown {
   if (url.endsWith('/api/login')) return { code: CODE, signature: `0x${'1b'.repeat(65)}` };
   if (url.endsWith('/api/signup/rpc')) return { jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] };
   if (url.endsWith('/api/apply')) return { confirm: true };
+  if (url.endsWith('/api/system/hostname')) return { hostname: 'vms.example.com', generation: 1 };
   if (url.includes('/api/steps/')) return { mode: 'dhcp', rpcEndpoints: ['https://rpc.invalid'], chainId: 1 };
   return { address: '0x0000000000000000000000000000000000000001', signature: '0x', name: 'x', days: 1 };
 }
@@ -199,6 +200,9 @@ describe(`web server fuzz (seed ${seed}; replay: BLOCKHOST_FUZZ_SEED=${seed})`, 
       const started = performance.now();
       const fuzz = new Fuzz(seed);
       expect(routes.length).toBeGreaterThan(20);
+      // The original's extras (signup page holdings, dashboard host name) are in the table too.
+      for (const url of ['/api/signup/credentials/:tokenId', '/admin/api/system/hostname'])
+        expect(routes.map((r) => r.url)).toContain(url);
       // A code exists (so logins are judged, not "no code issued"); the fuzz's guesses lock it (423).
       await issueCode(kube, namespace, CODE, new Date());
       for (const route of routes) await fuzzRoute(route, { host: HOST }, fuzz);

@@ -1,7 +1,7 @@
 // The System page's public name card: what the host is called, what follows the name (the signup
 // page's address, the login message), and the form that changes it.
 import { ApiError } from '../../shared/page/api.js';
-import { byId, el, showNotice, whileBusy } from '../../shared/page/dom.js';
+import { byId, el, hideNotice, showNotice, whileBusy } from '../../shared/page/dom.js';
 import { clearFieldErrors, showFieldErrors } from '../../shared/page/forms.js';
 import type { publicNameOf } from '../hostname.js';
 import { adminApi, fillDetails } from './common.js';
@@ -15,7 +15,7 @@ function showName(name: PublicName): void {
   fillDetails(byId('name-details'), [
     ['Host name', name.hostname ? mono(name.hostname) : 'Not set: the node address is used'],
     ['Signup page', name.signupUrl ? mono(name.signupUrl) : 'Not published yet (setup publishes it)'],
-    ['Login messages name', mono(name.machine)],
+    ['Login machine', mono(name.machine)],
     ...(name.url
       ? [
           [
@@ -76,8 +76,10 @@ export function wireHostname(initial: PublicName): void {
           );
       } catch (error) {
         if (error instanceof ApiError && Object.keys(error.fields).length) {
+          // The message goes under the field; the notice only for what fits no field.
           const unplaced = showFieldErrors(form, error.fields);
-          showNotice(notice, 'error', error.message, unplaced.join(' '));
+          if (unplaced.length) showNotice(notice, 'error', error.message, unplaced.join(' '));
+          else hideNotice(notice);
         } else if (!(error instanceof ApiError && (error.status === 401 || error.status === 403)))
           showNotice(notice, 'error', error instanceof Error ? error.message : String(error));
       }

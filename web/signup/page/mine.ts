@@ -77,8 +77,7 @@ async function rowOf(page: SignupPage, account: `0x${string}`, holding: Holding)
       el('td', {}, '—'),
       el('td', {}, nft),
       el('td', {}, '—'),
-      el('td', {}, 'Access credential without a subscription (such as the admin credential)'),
-      el('td', {}, actions),
+      el('td', {}, 'Access credential without a subscription (such as the admin credential)', actions),
     );
   }
   const subscription = await page.chain.subscription(holding.subscriptionId);
@@ -94,7 +93,9 @@ async function rowOf(page: SignupPage, account: `0x${string}`, holding: Holding)
       el(
         'p',
         { class: 'hint' },
-        `Received from ${subscription.subscriber}. You log in with this wallet; the connection details open with the buyer's signature.`,
+        'Received from ',
+        el('span', { class: 'mono' }, subscription.subscriber),
+        ". You log in with this wallet; the connection details open with the buyer's signature.",
       ),
     );
     const offline = el(
@@ -109,6 +110,7 @@ async function rowOf(page: SignupPage, account: `0x${string}`, holding: Holding)
     actions.append(detailsButton(page, holding.tokenId));
   }
   if (!subscription.cancelled) actions.append(extendButton(holding.subscriptionId));
+  status.append(actions);
   return el(
     'tr',
     {
@@ -119,7 +121,6 @@ async function rowOf(page: SignupPage, account: `0x${string}`, holding: Holding)
     el('td', {}, nft),
     el('td', {}, plan),
     status,
-    el('td', {}, actions),
   );
 }
 
@@ -141,26 +142,14 @@ export async function renderMine(page: SignupPage): Promise<void> {
       ? [el('p', { class: 'hint' }, `Showing ${MAX_LISTED_TOKENS} of the ${total} NFTs this wallet holds.`)]
       : []),
     el(
-      'div',
-      { class: 'table-scroll' },
+      'table',
+      {},
       el(
-        'table',
+        'thead',
         {},
-        el(
-          'thead',
-          {},
-          el(
-            'tr',
-            {},
-            el('th', {}, 'No.'),
-            el('th', {}, 'NFT'),
-            el('th', {}, 'Plan'),
-            el('th', {}, 'Status'),
-            el('th', {}, ''),
-          ),
-        ),
-        el('tbody', {}, ...rows),
+        el('tr', {}, el('th', {}, 'No.'), el('th', {}, 'NFT'), el('th', {}, 'Plan'), el('th', {}, 'Status')),
       ),
+      el('tbody', {}, ...rows),
     ),
   );
 }
