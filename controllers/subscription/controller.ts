@@ -18,10 +18,13 @@ import type { Manager } from '../../lib/runtime/manager.js';
 import { setControllerReference } from '../../lib/runtime/owners.js';
 import { updateStatus } from '../../lib/runtime/status.js';
 import { CredentialMinter } from '../chain/credential-minter.js';
+import { CredentialUpdater } from '../chain/credential-updater.js';
+import type { ChainContext } from '../chain/context.js';
 import type { ChainServices } from '../chain/services.js';
 import { chainTrustRefusals, serverWalletUnfunded } from '../../lib/chain/metrics.js';
 import { blockTimeAheadSummary, DEFAULT_MAX_BLOCK_TIME_AHEAD_MS } from '../chain/chain-clock.js';
 import { confirmLifecycle } from './confirmed-lifecycle.js';
+import { connectionDetailsStep, explainUpdateFailure } from './connection-details.js';
 import { explainFailure, vmFailure, type Explained } from './failure.js';
 import { lifecycle } from './lifecycle.js';
 
@@ -35,6 +38,12 @@ const MAX_SLEEP_MS = 60_000;
 const CONFIRM_RETRY_MS = 15_000;
 
 type Status = NonNullable<Subscription['status']>;
+
+/** The address the customer connects to, once the VM runs and its guest agent answers. */
+const reachableAddress = (vm: VM): string | undefined =>
+  vm.status?.phase === 'Running' && vm.status.guestAgentConnected
+    ? (vm.status.addresses?.ipv6 ?? vm.status.addresses?.ipv4)
+    : undefined;
 
 /** Conditions that say a chain answer was not believed (docs/chain-trust.md). */
 const TRUST_CONDITIONS = new Set(['ChainTimeTrusted', 'ExpiryConfirmed']);
@@ -252,6 +261,79 @@ export function registerSubscriptionController(
       });
   }
 
+  /**
+   * Keeps the NFT's connection details naming the VM's reachable address: when the VM moved (a
+   * re-IP, a VM re-created after the grace period), re-encrypt and send updateUserEncrypted once.
+   */
+  async function keepConnectionDetails(
+    subscription: Subscription,
+    vm: VM,
+    context: ChainContext,
+    signature: string,
+    log: ReconcileContext['log'],
+  ): Promise<{ nft?: Status['nft']; conditions: ConditionUpdate[]; failed?: Explained; retry?: unknown }> {
+    const nft = subscription.status!.nft!;
+    const tokenId = nft.tokenId!;
+    const sender = chain.sender(context);
+    const updater = new CredentialUpdater(
+      sender,
+      chain.client(context),
+      context.chainId,
+      context.contracts.nft,
+    );
+    let step = connectionDetailsStep(nft, reachableAddress(vm));
+    let recorded = nft;
+    if (step.do === 'read') {
+      const carried = await updater.carriedHostname(tokenId, signature);
+      // Unreadable (never expected): an update makes it right, and the record says none was made yet.
+      recorded = { ...nft, hostname: carried ?? '', updates: nft.updates ?? 0 };
+      step = connectionDetailsStep(recorded, reachableAddress(vm));
+    }
+    if (step.do !== 'update') {
+      const current = recorded.hostname
+        ? [
+            {
+              type: 'ConnectionDetailsCurrent',
+              status: 'True' as const,
+              reason: 'Current',
+              message: `NFT ${tokenId} names ${recorded.hostname}`,
+            },
+          ]
+        : [];
+      return { nft: recorded, conditions: current };
+    }
+    const details = encryptConnectionDetails(signature, {
+      hostname: step.hostname,
+      port: SSH_PORT,
+      username: LOGIN_USER,
+    }) as Hex;
+    let txHash: Hex;
+    try {
+      txHash = await updater.update(tokenId, step.updates, step.hostname, details);
+    } catch (error) {
+      return {
+        nft: recorded,
+        conditions: [],
+        failed: explainUpdateFailure(error, tokenId, step.hostname, sender.address),
+        retry: error,
+      };
+    }
+    const message = `NFT ${tokenId} now names ${step.hostname} (was ${recorded.hostname || 'unreadable'}; transaction ${txHash})`;
+    log.info({ tokenId, hostname: step.hostname, txHash }, 'connection details updated on-chain');
+    await events.record(
+      subscription,
+      blockhostTypes.subscription,
+      'Normal',
+      'ConnectionDetailsUpdated',
+      'UpdateCredential',
+      message,
+    );
+    return {
+      nft: { ...nft, hostname: step.hostname, updates: step.updates + 1 },
+      conditions: [{ type: 'ConnectionDetailsCurrent', status: 'True', reason: 'Updated', message }],
+    };
+  }
+
   async function decide(
     subscription: Subscription,
     log: ReconcileContext['log'],
@@ -403,13 +485,20 @@ export function registerSubscriptionController(
           }),
           requeueAfterMs: wake,
         };
+      const kept = await keepConnectionDetails(subscription, vm, context, signature, log);
+      if (kept.failed)
+        return {
+          outcome: failing('Active', kept.failed, { vmRef: vm.metadata.name, conditions: standing }),
+          retry: kept.retry,
+        };
       return {
         outcome: {
           phase: 'Active',
           reason: state.reason,
           message: state.message,
           vmRef: vm.metadata.name,
-          conditions: standing,
+          nft: kept.nft,
+          conditions: [...standing, ...kept.conditions],
         },
         requeueAfterMs: wake,
       };
@@ -422,8 +511,8 @@ export function registerSubscriptionController(
         }),
         requeueAfterMs: wake,
       };
-    const address = vm.status?.addresses?.ipv6 ?? vm.status?.addresses?.ipv4;
-    if (vm.status?.phase !== 'Running' || !vm.status.guestAgentConnected || !address) {
+    const address = reachableAddress(vm);
+    if (!address) {
       const waiting: ConditionUpdate = {
         type: 'VMReady',
         status: 'False',

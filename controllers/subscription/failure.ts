@@ -19,7 +19,7 @@ export type Failure =
 
 /** What the Subscription says about a failure: `condition` False with `reason`, and the same on Ready. */
 export interface Explained {
-  condition: 'NFTMinted' | 'VMReady' | 'Ready';
+  condition: 'NFTMinted' | 'VMReady' | 'ConnectionDetailsCurrent' | 'Ready';
   /** CamelCase; also the Subscription's status.reason and the Warning Event's reason. */
   reason: string;
   /** What failed and what to do about it. Stable across retries, so repeated Events fold into one. */

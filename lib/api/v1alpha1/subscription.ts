@@ -30,6 +30,7 @@ export const SUBSCRIPTION_CONDITIONS = [
   'NFTMinted',
   'ExpiryConfirmed',
   'ChainTimeTrusted',
+  'ConnectionDetailsCurrent',
   'Ready',
 ] as const;
 
@@ -119,6 +120,20 @@ export const subscriptionStatusSchema = z
       .object({
         tokenId: uint256.optional().describe('Access credential NFT token id, read from the mint receipt.'),
         txHash: hash32.optional().describe('Mint transaction.'),
+        hostname: z
+          .string()
+          .max(255)
+          .optional()
+          .describe(
+            "The host the NFT's connection details name now (read from the chain, or what the controller last re-encrypted into them); when the VM's address differs, the controller updates the NFT (updateUserEncrypted).",
+          ),
+        updates: z
+          .int()
+          .min(0)
+          .optional()
+          .describe(
+            'How many times the connection details were re-encrypted on-chain; part of the next update transaction key, so a retry never sends it twice.',
+          ),
       })
       .optional()
       .describe('The access credential NFT minted for this subscription.'),
