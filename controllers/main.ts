@@ -114,5 +114,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 
 log.info({ identity: values.identity, leaderElect: values['leader-elect'] }, 'starting controller manager');
 const exit = await manager.start();
-log.info({ exit }, 'controller manager stopped');
+if (exit === 'leadership-lost')
+  log.error('leadership lost: exiting at once, without waiting for reconciles, so a fresh process campaigns');
+else log.info({ exit }, 'controller manager stopped');
 process.exit(exit === 'stopped' ? 0 : 1);

@@ -54,9 +54,12 @@ export class LeaderElector {
   }
 
   /**
-   * Blocks until leadership is acquired (or `signal` aborts), runs `lead` with a signal that aborts
-   * when leadership is lost, and returns once `lead` has finished. On a clean stop the lease is
-   * released only after `lead` finished, so a standby takes over at once but never overlaps.
+   * Blocks until leadership is acquired (or `signal` aborts) and runs `lead` with a signal that
+   * aborts when leadership ends. On a clean stop it returns once `lead` has finished and then
+   * releases the lease, so a standby takes over at once but never overlaps. On lost leadership it
+   * returns 'lost' at once, without waiting for `lead` (a reconcile may be inside a 30-minute
+   * backend call): the caller exits the process, as controller-runtime does, and the aborted signal
+   * has already stopped every backend call of this process.
    */
   async run(signal: AbortSignal, lead: (leading: AbortSignal) => Promise<void>): Promise<'stopped' | 'lost'> {
     while (!signal.aborted && !(await this.tryAcquireOrRenew())) await sleep(this.retryPeriodMs, signal);
@@ -76,7 +79,8 @@ export class LeaderElector {
           'leadership lost: could not renew the lease',
         );
         leading.abort(new Error('leadership lost'));
-        await led;
+        // Not awaited: whatever `lead` still does ends with the process.
+        led.catch(() => undefined);
         return 'lost';
       }
     }

@@ -109,6 +109,7 @@ export class Manager {
   /**
    * Runs until stop() or lost leadership. Resolves with why it ended; the process entry point exits
    * non-zero on 'leadership-lost', as controller-runtime does, so a fresh process campaigns again.
+   * A stop waits for in-flight reconciles; a lost leadership resolves at once, without them.
    */
   async start(): Promise<ManagerExit> {
     this.started = true;
@@ -130,7 +131,12 @@ export class Manager {
         await this.runControllers(leading);
         this.metrics.leader.set({ name: lease.name }, 0);
       });
-      if (result === 'lost') exit = 'leadership-lost';
+      // Controllers still draining are not waited for: the process exits now (main.ts), and their
+      // aborted signal already stops every backend call, so two leaders never drive a backend.
+      if (result === 'lost') {
+        exit = 'leadership-lost';
+        this.metrics.leader.set({ name: lease.name }, 0);
+      }
     } else {
       await this.runControllers(signal);
     }
