@@ -1,5 +1,7 @@
 // A server wallet low on gas is a HostConfig condition, an Event and a metric (issue 12 item 5).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { Registry } from 'prom-client';
 import { encodeFunctionData, parseEther, parseGwei } from 'viem';
 import { AccessCredentialNFTAbi } from '../../../contracts/generated/artifacts.js';
@@ -11,6 +13,7 @@ import type { KubeClient } from '../../../lib/kube/client.js';
 import type { KubeObject } from '../../../lib/kube/object.js';
 import { coreTypes } from '../../../lib/kube/resource-types.js';
 import { createLogger } from '../../../lib/log.js';
+import { anvilPrivateKey } from '../../harness/chain/anvil.js';
 import { useLocalChain } from '../../harness/chain/host-config.js';
 import { startLocalChain, type LocalChain } from '../../harness/chain/local-chain.js';
 import {
@@ -121,6 +124,49 @@ describe('server wallet balance watch', () => {
       stop.abort();
       await running;
       await setBalance(parseEther('10000'));
+    }
+  });
+
+  it('at start (or leader takeover) resumes a transaction stored but never broadcast, with nothing else sent', async () => {
+    const to = '0x00000000000000000000000000000000000bee01';
+    const server = chain.deployer.account.address;
+    const nonceBefore = await chain.publicClient.getTransactionCount({ address: server });
+    // A manager killed right after it stored the intent: the nonce is reserved, the network saw nothing.
+    await expect(
+      promisify(execFile)(
+        process.execPath,
+        ['--import', 'tsx', 'test/integration/chain/fixtures/send-tx.ts'],
+        {
+          env: {
+            ...process.env,
+            LOG_LEVEL: 'warn',
+            CRASH_AT: 'persisted',
+            CHAIN_ID: String(chain.anvil.chainId),
+            RPC_URL: chain.anvil.rpcUrl,
+            SERVER_KEY: anvilPrivateKey(0),
+            NAMESPACE: namespace,
+            KEY: 'resume-at-start',
+            TO: to,
+            VALUE: '1000',
+          },
+        },
+      ),
+    ).rejects.toMatchObject({ signal: 'SIGKILL' });
+    expect(await chain.publicClient.getBalance({ address: to })).toBe(0n);
+
+    const services = new ChainServices(kube, namespace, log);
+    const stop = new AbortController();
+    const running = transactionRunnable(services, new Registry(), log, { walletCheckMs: 300 })(stop.signal);
+    try {
+      await eventually(
+        'resumed and mined',
+        async () => (await chain.publicClient.getBalance({ address: to })) === 1000n,
+        30_000,
+      );
+      expect(await chain.publicClient.getTransactionCount({ address: server })).toBe(nonceBefore + 1);
+    } finally {
+      stop.abort();
+      await running;
     }
   });
 
