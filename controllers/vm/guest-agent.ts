@@ -23,6 +23,8 @@ const DEFAULT_TIMEOUT_MS = 60_000;
 export async function execThroughAgent(
   send: AgentTransport,
   command: GuestCommand,
+  /** Stops the polling when it aborts (the program keeps running in the guest). */
+  signal?: AbortSignal,
 ): Promise<GuestExecResult> {
   const started = (await send({
     execute: 'guest-exec',
@@ -50,7 +52,8 @@ export async function execThroughAgent(
       throw new BackendError(
         `${command.path} did not exit in the guest within ${command.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms`,
       );
-    await sleep(POLL_MS);
+    await sleep(POLL_MS, signal);
+    signal?.throwIfAborted();
   }
 }
 

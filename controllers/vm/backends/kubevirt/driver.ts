@@ -190,8 +190,9 @@ export class KubevirtBackend implements VmBackend {
     }
   }
 
-  async guestExec(id: string, command: GuestCommand): Promise<GuestExecResult> {
-    return execThroughAgent(await this.agentTransport(id), command);
+  /** Honours `signal` between agent calls (each launcher exec is bounded by its own timeout). */
+  async guestExec(id: string, command: GuestCommand, signal?: AbortSignal): Promise<GuestExecResult> {
+    return execThroughAgent(await this.agentTransport(id), command, signal);
   }
 
   async guestReadFile(id: string, path: string, maxBytes: number): Promise<string | undefined> {

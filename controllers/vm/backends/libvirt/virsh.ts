@@ -21,11 +21,18 @@ export class VirshError extends Error {
  * Debian's libvirt-clients, speaks every libvirt URI (local or remote), and a hung call can be
  * killed without taking the controller down.
  */
-export async function virsh(uri: string, args: string[], timeoutMs = 60_000): Promise<string> {
+export async function virsh(
+  uri: string,
+  args: string[],
+  timeoutMs = 60_000,
+  /** Kills virsh when it aborts (the controller gave up on the call). */
+  signal?: AbortSignal,
+): Promise<string> {
   try {
     const { stdout } = await run('virsh', ['-q', '-c', uri, ...args], {
       timeout: timeoutMs,
       maxBuffer: 16 << 20,
+      signal,
     });
     return stdout;
   } catch (error) {

@@ -111,55 +111,55 @@ export class ProxmoxBackend implements VmBackend {
     this.qemu = `/nodes/${encodeURIComponent(options.settings.node)}/qemu`;
   }
 
-  observe(ref: BackendRef): Promise<ObservedVm | undefined> {
+  observe(ref: BackendRef, signal?: AbortSignal): Promise<ObservedVm | undefined> {
     return this.guard('observe', async () => {
       const vmid =
         ref.id !== undefined
           ? parseVmid(ref.id)
           : ref.intentId !== undefined
-            ? this.vmNamed(await this.listVms(), vmNameForIntent(ref.intentId))
+            ? this.vmNamed(await this.listVms(signal), vmNameForIntent(ref.intentId))
             : undefined;
-      return vmid === undefined ? undefined : this.observeVmid(vmid);
+      return vmid === undefined ? undefined : this.observeVmid(vmid, signal);
     });
   }
 
-  create(desired: DesiredVm): Promise<ObservedVm> {
+  create(desired: DesiredVm, signal?: AbortSignal): Promise<ObservedVm> {
     return this.guard('create', async () => {
       const templateVmid = this.templateOf(desired.image);
       const name = vmNameForIntent(desired.intentId);
-      let vmid = await this.findAfterPendingClones(name);
+      let vmid = await this.findAfterPendingClones(name, signal);
       if (vmid === undefined) {
-        vmid = await this.cloneTemplate(templateVmid, name, desired);
+        vmid = await this.cloneTemplate(templateVmid, name, desired, signal);
       } else {
         this.log.info({ vmid, name }, 'adopting the VM an earlier create of this intent made');
       }
-      await this.converge(vmid, name, desired);
-      if (desired.running) await this.powerVmid(vmid, 'start');
-      const observed = await this.observeVmid(vmid);
+      await this.converge(vmid, name, desired, signal);
+      if (desired.running) await this.powerVmid(vmid, 'start', signal);
+      const observed = await this.observeVmid(vmid, signal);
       if (!observed) throw new BackendError(`VM ${vmid} vanished right after it was created`, 'NotFound');
       return observed;
     });
   }
 
-  update(id: string, desired: DesiredVm): Promise<void> {
+  update(id: string, desired: DesiredVm, signal?: AbortSignal): Promise<void> {
     return this.guard('update', async () => {
       const vmid = parseVmid(id);
-      const config = await this.configOf(vmid);
+      const config = await this.configOf(vmid, signal);
       if (!config)
         throw new BackendError(`VM ${vmid} does not exist on node ${this.settings.node}`, 'NotFound');
       const name = typeof config.name === 'string' ? config.name : vmNameForIntent(desired.intentId);
-      await this.converge(vmid, name, desired);
+      await this.converge(vmid, name, desired, signal);
     });
   }
 
-  power(id: string, action: PowerAction): Promise<void> {
-    return this.guard(action, () => this.powerVmid(parseVmid(id), action));
+  power(id: string, action: PowerAction, signal?: AbortSignal): Promise<void> {
+    return this.guard(action, () => this.powerVmid(parseVmid(id), action, signal));
   }
 
-  delete(id: string): Promise<void> {
+  delete(id: string, signal?: AbortSignal): Promise<void> {
     return this.guard('delete', async () => {
       const vmid = parseVmid(id);
-      const config = await this.configOf(vmid);
+      const config = await this.configOf(vmid, signal);
       if (!config) return;
       const { start, end } = this.settings.vmidRange;
       if (config.template || vmid < start || vmid > end) {
@@ -168,41 +168,48 @@ export class ProxmoxBackend implements VmBackend {
           'NotOwned',
         );
       }
-      await this.powerVmid(vmid, 'stop');
+      await this.powerVmid(vmid, 'stop', signal);
       // Seeds first: once the VM is gone nothing would lead a retry to its seed ISOs any more.
-      if (typeof config.name === 'string') await this.seeds.remove(config.name);
+      if (typeof config.name === 'string') await this.seeds.remove(config.name, undefined, signal);
       await retryWhileLocked(
         `destroy VM ${vmid}`,
         async () => {
           try {
-            const upid = await this.client.delete(`${this.qemu}/${vmid}`, {
-              purge: true,
-              'destroy-unreferenced-disks': true,
-            });
+            const upid = await this.client.delete(
+              `${this.qemu}/${vmid}`,
+              { purge: true, 'destroy-unreferenced-disks': true },
+              { signal },
+            );
             await waitForTask(this.client, upid, {
               timeoutMs: DESTROY_TIMEOUT_MS,
               what: `destroy VM ${vmid}`,
+              signal,
             });
           } catch (error) {
             if (!isVmMissing(error)) throw error;
           }
         },
-        { timeoutMs: LOCK_TIMEOUT_MS, log: this.log },
+        { timeoutMs: LOCK_TIMEOUT_MS, log: this.log, signal },
       );
       this.log.info({ vmid }, 'VM destroyed');
     });
   }
 
-  guestExec(id: string, command: GuestCommand): Promise<GuestExecResult> {
-    return this.guard('guestExec', () => this.agent.exec(parseVmid(id), command));
+  guestExec(id: string, command: GuestCommand, signal?: AbortSignal): Promise<GuestExecResult> {
+    return this.guard('guestExec', () => this.agent.exec(parseVmid(id), command, signal));
   }
 
-  guestReadFile(id: string, path: string, maxBytes: number): Promise<string | undefined> {
-    return this.guard('guestReadFile', () => this.agent.readFile(parseVmid(id), path, maxBytes));
+  guestReadFile(
+    id: string,
+    path: string,
+    maxBytes: number,
+    signal?: AbortSignal,
+  ): Promise<string | undefined> {
+    return this.guard('guestReadFile', () => this.agent.readFile(parseVmid(id), path, maxBytes, signal));
   }
 
-  guestWriteFile(id: string, path: string, content: string): Promise<void> {
-    return this.guard('guestWriteFile', () => this.agent.writeFile(parseVmid(id), path, content));
+  guestWriteFile(id: string, path: string, content: string, signal?: AbortSignal): Promise<void> {
+    return this.guard('guestWriteFile', () => this.agent.writeFile(parseVmid(id), path, content, signal));
   }
 
   /**
@@ -249,8 +256,8 @@ export class ProxmoxBackend implements VmBackend {
     return entry.templateVmid;
   }
 
-  private listVms(): Promise<ClusterVm[]> {
-    return this.client.get<ClusterVm[]>('/cluster/resources', { type: 'vm' });
+  private listVms(signal?: AbortSignal): Promise<ClusterVm[]> {
+    return this.client.get<ClusterVm[]>('/cluster/resources', { type: 'vm' }, { signal });
   }
 
   /** The lowest VMID of a (non-template) QEMU VM on our node named `name`. */
@@ -270,22 +277,23 @@ export class ProxmoxBackend implements VmBackend {
    * name only when the disks are copied, so a clone started before a crash may be this intent's.
    * Clones this process is making for other intents are not waited for.
    */
-  private async findAfterPendingClones(name: string): Promise<number | undefined> {
+  private async findAfterPendingClones(name: string, signal?: AbortSignal): Promise<number | undefined> {
     const deadline = Date.now() + CLONE_TIMEOUT_MS;
     for (;;) {
-      const vms = await this.listVms();
+      const vms = await this.listVms(signal);
       const vmid = this.vmNamed(vms, name);
       if (vmid !== undefined) return vmid;
       const pending: number[] = [];
       for (const vm of vms.filter((v) => this.unnamedInRange(v))) {
-        if ((await this.statusOf(vm.vmid))?.lock === 'clone') pending.push(vm.vmid);
+        if ((await this.statusOf(vm.vmid, signal))?.lock === 'clone') pending.push(vm.vmid);
       }
       if (pending.length === 0) return undefined;
       if (Date.now() >= deadline) {
         throw new BackendError(`clones ${pending.join(', ')} are still unnamed after ${CLONE_TIMEOUT_MS} ms`);
       }
       this.log.info({ pending, name }, 'waiting for unnamed clones before creating: one may be this intent');
-      await sleep(PENDING_CLONE_POLL_MS);
+      await sleep(PENDING_CLONE_POLL_MS, signal);
+      signal?.throwIfAborted();
     }
   }
 
@@ -302,25 +310,39 @@ export class ProxmoxBackend implements VmBackend {
   }
 
   /** Full clone of the template into a free VMID of the range; returns the VMID. */
-  private async cloneTemplate(templateVmid: number, name: string, desired: DesiredVm): Promise<number> {
+  private async cloneTemplate(
+    templateVmid: number,
+    name: string,
+    desired: DesiredVm,
+    signal?: AbortSignal,
+  ): Promise<number> {
     const lost = new Set<number>();
     for (let attempt = 1; attempt <= MAX_CLONE_ATTEMPTS; attempt += 1) {
-      const inUse = (await this.listVms()).map((vm) => vm.vmid);
+      const inUse = (await this.listVms(signal)).map((vm) => vm.vmid);
       const vmid = this.reservations.reserve(this.settings.vmidRange, [...inUse, ...lost]);
       if (vmid === undefined) {
         const { start, end } = this.settings.vmidRange;
         throw new BackendError(`no free VMID left in ${start}-${end}`, 'VmidRangeExhausted');
       }
       try {
-        const upid = await this.client.post(`${this.qemu}/${templateVmid}/clone`, {
-          newid: vmid,
-          name,
-          description: vmDescription(desired),
-          full: true,
-          storage: this.settings.storage,
-        });
+        const upid = await this.client.post(
+          `${this.qemu}/${templateVmid}/clone`,
+          {
+            newid: vmid,
+            name,
+            description: vmDescription(desired),
+            full: true,
+            storage: this.settings.storage,
+          },
+          { signal },
+        );
         this.log.info({ vmid, templateVmid, name }, 'cloning template');
-        await waitForTask(this.client, upid, { timeoutMs: CLONE_TIMEOUT_MS, what: `clone to VM ${vmid}` });
+        // Up to 30 minutes: the one wait an abort (lost leadership, the call's deadline) must cut.
+        await waitForTask(this.client, upid, {
+          timeoutMs: CLONE_TIMEOUT_MS,
+          what: `clone to VM ${vmid}`,
+          signal,
+        });
         return vmid;
       } catch (error) {
         if (isVmMissing(error) && !(error instanceof PveTaskError)) {
@@ -332,7 +354,7 @@ export class ProxmoxBackend implements VmBackend {
         }
         if (!isAlreadyExists(error)) throw error;
         // Our own clone call may have gone through before a retried request saw "already exists".
-        if ((await this.nameOnceCloned(vmid)) === name) return vmid;
+        if ((await this.nameOnceCloned(vmid, signal)) === name) return vmid;
         this.log.info({ vmid, attempt }, 'VMID taken by another creator, trying the next one');
         lost.add(vmid);
       } finally {
@@ -346,25 +368,31 @@ export class ProxmoxBackend implements VmBackend {
   }
 
   /** The name of VM `vmid` once no clone into it is running any more (undefined if it vanished). */
-  private async nameOnceCloned(vmid: number): Promise<string | undefined> {
+  private async nameOnceCloned(vmid: number, signal?: AbortSignal): Promise<string | undefined> {
     const deadline = Date.now() + CLONE_TIMEOUT_MS;
     for (;;) {
-      const config = await this.configOf(vmid);
+      const config = await this.configOf(vmid, signal);
       if (config?.lock !== 'clone' || Date.now() >= deadline) {
         return typeof config?.name === 'string' ? config.name : undefined;
       }
-      await sleep(PENDING_CLONE_POLL_MS);
+      await sleep(PENDING_CLONE_POLL_MS, signal);
+      signal?.throwIfAborted();
     }
   }
 
   /** Seed ISO, config and disk size as `desired` says; then drops seeds the VM no longer uses. */
-  private async converge(vmid: number, name: string, desired: DesiredVm): Promise<void> {
-    const seedVolid = await this.seeds.ensure(name, desired.cloudInit);
-    const lockOptions = { timeoutMs: LOCK_TIMEOUT_MS, log: this.log };
+  private async converge(
+    vmid: number,
+    name: string,
+    desired: DesiredVm,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const seedVolid = await this.seeds.ensure(name, desired.cloudInit, signal);
+    const lockOptions = { timeoutMs: LOCK_TIMEOUT_MS, log: this.log, signal };
     await retryWhileLocked(
       `configure VM ${vmid}`,
       async () => {
-        const config = await this.requireConfig(vmid);
+        const config = await this.requireConfig(vmid, signal);
         const changes = configChanges(config, {
           cpu: desired.cpu,
           memoryMiB: desired.memoryMiB,
@@ -373,7 +401,7 @@ export class ProxmoxBackend implements VmBackend {
           seedVolid,
         });
         if (Object.keys(changes).length === 0) return;
-        await this.client.put(`${this.qemu}/${vmid}/config`, changes);
+        await this.client.put(`${this.qemu}/${vmid}/config`, changes, { signal });
         this.log.info({ vmid, changes: Object.keys(changes) }, 'VM configured');
       },
       lockOptions,
@@ -381,24 +409,28 @@ export class ProxmoxBackend implements VmBackend {
     await retryWhileLocked(
       `resize VM ${vmid}`,
       async () => {
-        const config = await this.requireConfig(vmid);
+        const config = await this.requireConfig(vmid, signal);
         if (!bootDisk(config)) throw new BackendError(`VM ${vmid} has no disk to boot from`, 'NoBootDisk');
         const resize = resizeNeeded(config, desired.diskGiB);
         if (!resize) return;
-        const upid = await this.client.put(`${this.qemu}/${vmid}/resize`, resize);
-        await waitForTask(this.client, upid, { timeoutMs: RESIZE_TIMEOUT_MS, what: `resize VM ${vmid}` });
+        const upid = await this.client.put(`${this.qemu}/${vmid}/resize`, resize, { signal });
+        await waitForTask(this.client, upid, {
+          timeoutMs: RESIZE_TIMEOUT_MS,
+          what: `resize VM ${vmid}`,
+          signal,
+        });
         this.log.info({ vmid, ...resize }, 'disk grown');
       },
       lockOptions,
     );
-    await this.seeds.remove(name, seedVolid);
+    await this.seeds.remove(name, seedVolid, signal);
   }
 
-  private async powerVmid(vmid: number, action: PowerAction): Promise<void> {
+  private async powerVmid(vmid: number, action: PowerAction, signal?: AbortSignal): Promise<void> {
     await retryWhileLocked(
       `${action} VM ${vmid}`,
       async () => {
-        const status = await this.statusOf(vmid);
+        const status = await this.statusOf(vmid, signal);
         if (!status)
           throw new BackendError(`VM ${vmid} does not exist on node ${this.settings.node}`, 'NotFound');
         const running = status.status === 'running';
@@ -411,10 +443,11 @@ export class ProxmoxBackend implements VmBackend {
           command = action;
         }
         try {
-          const upid = await this.client.post(`${this.qemu}/${vmid}/status/${command}`);
+          const upid = await this.client.post(`${this.qemu}/${vmid}/status/${command}`, {}, { signal });
           await waitForTask(this.client, upid, {
             timeoutMs: POWER_TIMEOUT_MS,
             what: `${command} VM ${vmid}`,
+            signal,
           });
         } catch (error) {
           // Started meanwhile by someone else: the goal is reached.
@@ -423,16 +456,17 @@ export class ProxmoxBackend implements VmBackend {
         }
         this.log.info({ vmid, command }, 'power action done');
       },
-      { timeoutMs: LOCK_TIMEOUT_MS, log: this.log },
+      { timeoutMs: LOCK_TIMEOUT_MS, log: this.log, signal },
     );
   }
 
-  private async observeVmid(vmid: number): Promise<ObservedVm | undefined> {
-    const status = await this.statusOf(vmid);
-    const config = await this.configOf(vmid);
+  private async observeVmid(vmid: number, signal?: AbortSignal): Promise<ObservedVm | undefined> {
+    const status = await this.statusOf(vmid, signal);
+    const config = await this.configOf(vmid, signal);
     if (!status || !config) return undefined;
-    const connected = status.status === 'running' && agentEnabled(config) && (await this.agent.ping(vmid));
-    const addresses = connected ? await this.agent.addresses(vmid).catch(() => ({})) : {};
+    const connected =
+      status.status === 'running' && agentEnabled(config) && (await this.agent.ping(vmid, signal));
+    const addresses = connected ? await this.agent.addresses(vmid, signal).catch(() => ({})) : {};
     // A clone in progress has only its lock in the config: no sizes to report yet.
     const made = config.lock !== 'clone';
     return {
@@ -449,16 +483,16 @@ export class ProxmoxBackend implements VmBackend {
     };
   }
 
-  private statusOf(vmid: number): Promise<VmStatus | undefined> {
-    return orMissing(this.client.get<VmStatus>(`${this.qemu}/${vmid}/status/current`));
+  private statusOf(vmid: number, signal?: AbortSignal): Promise<VmStatus | undefined> {
+    return orMissing(this.client.get<VmStatus>(`${this.qemu}/${vmid}/status/current`, undefined, { signal }));
   }
 
-  private configOf(vmid: number): Promise<PveConfig | undefined> {
-    return orMissing(this.client.get<PveConfig>(`${this.qemu}/${vmid}/config`));
+  private configOf(vmid: number, signal?: AbortSignal): Promise<PveConfig | undefined> {
+    return orMissing(this.client.get<PveConfig>(`${this.qemu}/${vmid}/config`, undefined, { signal }));
   }
 
-  private async requireConfig(vmid: number): Promise<PveConfig> {
-    const config = await this.configOf(vmid);
+  private async requireConfig(vmid: number, signal?: AbortSignal): Promise<PveConfig> {
+    const config = await this.configOf(vmid, signal);
     if (!config)
       throw new BackendError(`VM ${vmid} does not exist on node ${this.settings.node}`, 'NotFound');
     return config;

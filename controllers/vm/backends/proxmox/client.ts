@@ -32,6 +32,8 @@ interface CallOptions {
   timeoutMs?: number;
   /** Overrides transientRetries, e.g. 0 for a quick probe. */
   retries?: number;
+  /** Aborts the request (and any retry) when the controller gives up on the call it serves. */
+  signal?: AbortSignal;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -137,15 +139,24 @@ export class PveClient {
     const backoff = new Backoff(200, 3000);
     for (let attempt = 0; ; attempt += 1) {
       try {
-        return await this.once<T>(method, path, body, options.timeoutMs ?? this.requestTimeoutMs);
+        return await this.once<T>(
+          method,
+          path,
+          body,
+          options.timeoutMs ?? this.requestTimeoutMs,
+          options.signal,
+        );
       } catch (error) {
+        // An abandoned call is not a transient failure: nothing more is sent.
+        options.signal?.throwIfAborted();
         if (!isTransient(error) || attempt >= (options.retries ?? this.transientRetries)) throw error;
         const delayMs = backoff.next();
         this.options.log.warn(
           { method, path, attempt: attempt + 1, delayMs, err: (error as Error).message },
           'transient Proxmox API failure, retrying',
         );
-        await sleep(delayMs);
+        await sleep(delayMs, options.signal);
+        options.signal?.throwIfAborted();
       }
     }
   }
@@ -155,6 +166,7 @@ export class PveClient {
     path: string,
     body: string | FormData | undefined,
     timeoutMs: number,
+    signal: AbortSignal | undefined,
   ): Promise<T> {
     const headers: Record<string, string> = { authorization: this.authorization, accept: 'application/json' };
     if (typeof body === 'string') headers['content-type'] = 'application/json';
@@ -166,7 +178,9 @@ export class PveClient {
         headers,
         body,
         dispatcher: this.dispatcher,
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: signal
+          ? AbortSignal.any([AbortSignal.timeout(timeoutMs), signal])
+          : AbortSignal.timeout(timeoutMs),
       });
       text = await response.text();
     } catch (error) {

@@ -59,37 +59,40 @@ export class GuestAgent {
   }
 
   /** Whether the agent answers within a few seconds; any failure counts as no. */
-  async ping(vmid: number): Promise<boolean> {
+  async ping(vmid: number, signal?: AbortSignal): Promise<boolean> {
     try {
-      await this.client.post(this.path(vmid, 'ping'), {}, { timeoutMs: PING_TIMEOUT_MS, retries: 0 });
+      await this.client.post(this.path(vmid, 'ping'), {}, { timeoutMs: PING_TIMEOUT_MS, retries: 0, signal });
       return true;
     } catch {
       return false;
     }
   }
 
-  async addresses(vmid: number): Promise<{ ipv4?: string; ipv6?: string }> {
+  async addresses(vmid: number, signal?: AbortSignal): Promise<{ ipv4?: string; ipv6?: string }> {
     const answer = await this.client.get<{ result: AgentInterface[] }>(
       this.path(vmid, 'network-get-interfaces'),
+      undefined,
+      { signal },
     );
     return guestAddresses(answer.result ?? []);
   }
 
   /** agent/exec, then agent/exec-status until the program has exited or the timeout passes. */
-  async exec(vmid: number, command: GuestCommand): Promise<GuestExecResult> {
+  async exec(vmid: number, command: GuestCommand, signal?: AbortSignal): Promise<GuestExecResult> {
     const what = `${command.path} in VM ${vmid}`;
     const timeoutMs = command.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
     const deadline = Date.now() + timeoutMs;
     const { pid } = await this.agentCall(what, () =>
-      this.client.post<{ pid: number }>(this.path(vmid, 'exec'), {
-        command: [command.path, ...(command.args ?? [])],
-        'input-data': command.input,
-      }),
+      this.client.post<{ pid: number }>(
+        this.path(vmid, 'exec'),
+        { command: [command.path, ...(command.args ?? [])], 'input-data': command.input },
+        { signal },
+      ),
     );
     let intervalMs = 50;
     for (;;) {
       const status = await this.agentCall(what, () =>
-        this.client.get<ExecStatus>(this.path(vmid, 'exec-status'), { pid }),
+        this.client.get<ExecStatus>(this.path(vmid, 'exec-status'), { pid }, { signal }),
       );
       if (status.exited === 1 || status.exited === true) {
         return {
@@ -104,7 +107,8 @@ export class GuestAgent {
           'GuestExecTimeout',
         );
       }
-      await sleep(Math.min(intervalMs, Math.max(0, deadline - Date.now())));
+      await sleep(Math.min(intervalMs, Math.max(0, deadline - Date.now())), signal);
+      signal?.throwIfAborted();
       intervalMs = Math.min(intervalMs * 2, 500);
     }
   }
@@ -113,14 +117,21 @@ export class GuestAgent {
    * agent/file-read (PVE opens, reads up to 16 MiB and closes the file, and decodes the content),
    * or undefined when the file does not exist.
    */
-  async readFile(vmid: number, path: string, maxBytes: number): Promise<string | undefined> {
+  async readFile(
+    vmid: number,
+    path: string,
+    maxBytes: number,
+    signal?: AbortSignal,
+  ): Promise<string | undefined> {
     const what = `reading ${path} in VM ${vmid}`;
     let answer: { content: string; truncated?: number | boolean };
     try {
       answer = await this.agentCall(what, () =>
-        this.client.get<{ content: string; truncated?: number | boolean }>(this.path(vmid, 'file-read'), {
-          file: path,
-        }),
+        this.client.get<{ content: string; truncated?: number | boolean }>(
+          this.path(vmid, 'file-read'),
+          { file: path },
+          { signal },
+        ),
       );
     } catch (error) {
       if (GUEST_FILE_NOT_FOUND.test(pveMessageOf(error) ?? '')) return undefined;
@@ -132,14 +143,14 @@ export class GuestAgent {
   }
 
   /** agent/file-write: PVE base64-encodes the content for the agent (encode defaults to on). */
-  async writeFile(vmid: number, path: string, content: string): Promise<void> {
+  async writeFile(vmid: number, path: string, content: string, signal?: AbortSignal): Promise<void> {
     if (content.length > FILE_WRITE_MAX_CHARS)
       throw new BackendError(
         `${path}: ${content.length} characters is more than agent/file-write takes (${FILE_WRITE_MAX_CHARS})`,
         'GuestFileTooLarge',
       );
     await this.agentCall(`writing ${path} in VM ${vmid}`, () =>
-      this.client.post(this.path(vmid, 'file-write'), { file: path, content }),
+      this.client.post(this.path(vmid, 'file-write'), { file: path, content }, { signal }),
     );
   }
 

@@ -11,7 +11,7 @@ import { isLocked, pveMessageOf } from './errors.js';
 export async function retryWhileLocked<T>(
   what: string,
   operation: () => Promise<T>,
-  { timeoutMs, log }: { timeoutMs: number; log: Logger },
+  { timeoutMs, log, signal }: { timeoutMs: number; log: Logger; signal?: AbortSignal },
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   const backoff = new Backoff(250, 5000, 0.5);
@@ -30,7 +30,8 @@ export async function retryWhileLocked<T>(
       }
       const delayMs = Math.min(backoff.next(), remainingMs);
       log.info({ what, delayMs, lock: pveMessageOf(error) }, 'VM locked, retrying');
-      await sleep(delayMs);
+      await sleep(delayMs, signal);
+      signal?.throwIfAborted();
     }
   }
 }

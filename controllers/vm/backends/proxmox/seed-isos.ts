@@ -30,24 +30,31 @@ export class SeedIsos {
   }
 
   /** Seed ISOs of the VM named `vmName` present in the storage (volume ids). */
-  async list(vmName: string): Promise<string[]> {
-    const content = await this.client.get<{ volid: string }[]>(`${this.base}/content`, { content: 'iso' });
+  async list(vmName: string, signal?: AbortSignal): Promise<string[]> {
+    const content = await this.client.get<{ volid: string }[]>(
+      `${this.base}/content`,
+      { content: 'iso' },
+      { signal },
+    );
     return content.map((item) => item.volid).filter((volid) => isSeedVolumeOf(volid, this.storage, vmName));
   }
 
   /** The volume id of `seed` for `vmName`, uploading the ISO unless it is there already. */
-  async ensure(vmName: string, seed: NoCloudSeed): Promise<string> {
+  async ensure(vmName: string, seed: NoCloudSeed, signal?: AbortSignal): Promise<string> {
     const fileName = seedFileName(vmName, seed);
     const volid = `${this.storage}:iso/${fileName}`;
-    if ((await this.list(vmName)).includes(volid)) return volid;
+    if ((await this.list(vmName, signal)).includes(volid)) return volid;
     const dir = await mkdtemp(join(tmpdir(), 'blockhost-pve-seed-'));
     try {
       const iso = await readFile(await writeSeedIso(join(dir, fileName), seed));
       const form = new FormData();
       form.append('content', 'iso');
       form.append('filename', new Blob([iso], { type: 'application/octet-stream' }), fileName);
-      const upid = await this.client.upload(`${this.base}/upload`, form, { timeoutMs: UPLOAD_TIMEOUT_MS });
-      await waitForTask(this.client, upid, { timeoutMs: TASK_TIMEOUT_MS, what: `upload ${volid}` });
+      const upid = await this.client.upload(`${this.base}/upload`, form, {
+        timeoutMs: UPLOAD_TIMEOUT_MS,
+        signal,
+      });
+      await waitForTask(this.client, upid, { timeoutMs: TASK_TIMEOUT_MS, what: `upload ${volid}`, signal });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -56,14 +63,20 @@ export class SeedIsos {
   }
 
   /** Deletes the seed ISOs of `vmName` except `keep`; a volume that vanished meanwhile is fine. */
-  async remove(vmName: string, keep?: string): Promise<void> {
-    for (const volid of await this.list(vmName)) {
+  async remove(vmName: string, keep?: string, signal?: AbortSignal): Promise<void> {
+    for (const volid of await this.list(vmName, signal)) {
       if (volid === keep) continue;
       try {
-        const upid = await this.client.delete(`${this.base}/content/${encodeURIComponent(volid)}`);
-        await waitForTask(this.client, upid, { timeoutMs: TASK_TIMEOUT_MS, what: `delete ${volid}` });
+        const upid = await this.client.delete(
+          `${this.base}/content/${encodeURIComponent(volid)}`,
+          undefined,
+          {
+            signal,
+          },
+        );
+        await waitForTask(this.client, upid, { timeoutMs: TASK_TIMEOUT_MS, what: `delete ${volid}`, signal });
       } catch (error) {
-        if ((await this.list(vmName)).includes(volid)) throw error;
+        if ((await this.list(vmName, signal)).includes(volid)) throw error;
       }
       this.log.info({ volid }, 'seed ISO removed');
     }

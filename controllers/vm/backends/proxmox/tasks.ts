@@ -14,13 +14,14 @@ const succeeded = (exitStatus: string) => exitStatus === 'OK' || /^WARNINGS: \d+
 
 /**
  * Polls a task until it stops; resolves if it ended OK, throws PveTaskError with PVE's exit status
- * otherwise, and BackendError when it is still running at the deadline. Some calls answer null
+ * otherwise, BackendError when it is still running at the deadline, and the abort reason once
+ * `signal` aborts. Some calls answer null
  * instead of a UPID when they finished synchronously (older versions): nothing to wait for.
  */
 export async function waitForTask(
   client: PveClient,
   upid: unknown,
-  { timeoutMs, what }: { timeoutMs: number; what: string },
+  { timeoutMs, what, signal }: { timeoutMs: number; what: string; signal?: AbortSignal },
 ): Promise<void> {
   if (upid === null || upid === undefined || upid === '') return;
   const parsed = typeof upid === 'string' ? parseUpid(upid) : undefined;
@@ -29,7 +30,7 @@ export async function waitForTask(
   const deadline = Date.now() + timeoutMs;
   let intervalMs = 100;
   for (;;) {
-    const task = await client.get<TaskStatus>(path);
+    const task = await client.get<TaskStatus>(path, undefined, { signal });
     if (task.status === 'stopped') {
       const exitStatus = task.exitstatus ?? 'unknown';
       if (succeeded(exitStatus)) return;
@@ -41,7 +42,9 @@ export async function waitForTask(
         'ProxmoxTaskTimeout',
       );
     }
-    await sleep(Math.min(intervalMs, Math.max(0, deadline - Date.now())));
+    await sleep(Math.min(intervalMs, Math.max(0, deadline - Date.now())), signal);
+    // The task keeps running on PVE; this process stops waiting for it (a next leader looks again).
+    signal?.throwIfAborted();
     intervalMs = Math.min(intervalMs * 2, 1000);
   }
 }
