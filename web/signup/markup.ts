@@ -22,7 +22,7 @@ export function signupPage(): SafeHtml {
       <p id="account" class="mono" hidden></p>
       <div id="network-notice" role="alert" hidden></div>
       <div class="row">
-        <button type="button" id="connect">Connect wallet</button>
+        <button type="button" id="connect" disabled>Connect wallet</button>
         <button type="button" id="switch-network" class="secondary" hidden>Switch network</button>
       </div>
     </section>

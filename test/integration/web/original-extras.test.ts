@@ -251,6 +251,12 @@ describe('signup page: subscriptions by NFT held', () => {
     expect(await received.getByRole('button', { name: 'Connection details' }).count()).toBe(0);
     await received.getByRole('button', { name: "Decrypt with the buyer's signature" }).click();
     expect(await receiver.page.locator('#offline-token').inputValue()).toBe(tokenId.toString());
+    // The buyer handed its signature over with the NFT: it opens the details on the receiver's page.
+    await receiver.page.getByLabel('Signature (0x and 130 hex digits)').fill(signatureA);
+    await receiver.page.getByRole('button', { name: 'Decrypt', exact: true }).click();
+    await receiver.page.locator('#details').waitFor({ state: 'visible' });
+    expect(await receiver.page.locator('#detail-hostname').textContent()).toBe(vmAddress);
+    await shots.capture(receiver.page, 'receiver-decrypted');
     expect(receiver.wallet!.count('personal_sign')).toBe(0);
     expect(problems).toEqual([]);
 
@@ -279,6 +285,7 @@ describe('signup page: subscriptions by NFT held', () => {
     await row.waitFor();
     expect(await row.getAttribute('data-subscription')).toBeNull();
     await expect(row.textContent()).resolves.toContain('Access credential without a subscription');
+    await new Screenshots('extras-forged-link').capture(page, 'admin-credential');
     expect(await page.locator(`tr[data-subscription="${subscriptionId}"]`).count()).toBe(0);
     expect(problems).toEqual([]);
   });
@@ -314,7 +321,7 @@ describe('signup page: offline decrypt with a pasted signature', () => {
     await page
       .getByLabel('Signature (0x and 130 hex digits)')
       .fill(`${bare.slice(0, 70)}\n${bare.slice(70)}`);
-    await page.getByRole('button', { name: 'Decrypt' }).click();
+    await page.getByRole('button', { name: 'Decrypt', exact: true }).click();
     await page.locator('#details').waitFor({ state: 'visible' });
     expect(await page.locator('#detail-hostname').textContent()).toBe(vmAddress);
     expect(await page.locator('#ssh-command').textContent()).toBe(`ssh admin@${vmAddress}`);
@@ -337,7 +344,7 @@ describe('signup page: offline decrypt with a pasted signature', () => {
     const form = async (token: string, signature: string) => {
       await page.getByLabel('NFT number').fill(token);
       await page.getByLabel('Signature (0x and 130 hex digits)').fill(signature);
-      await page.getByRole('button', { name: 'Decrypt' }).click();
+      await page.getByRole('button', { name: 'Decrypt', exact: true }).click();
     };
 
     // First a good one, so there is something on screen that a refusal must take away.

@@ -122,6 +122,8 @@ async function start(): Promise<void> {
       }
     });
   });
+  // Disabled in the markup: a click before the plans loaded and this was wired would do nothing.
+  connectButton.disabled = false;
   const switchButton = byId<HTMLButtonElement>('switch-network');
   switchButton.addEventListener('click', () => {
     void whileBusy(switchButton, async () => {
