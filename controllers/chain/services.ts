@@ -14,7 +14,7 @@ import { EventRecorder } from '../../lib/runtime/events.js';
 import { ChainClock } from './chain-clock.js';
 import { resolveChainContext, type ChainContext, type ChainContextResult } from './context.js';
 import { IntentStore } from './intent-store.js';
-import { TransactionSender, type SenderStep } from './tx-sender.js';
+import { TransactionSender, type SenderStep, type TxSenderOptions } from './tx-sender.js';
 
 /**
  * Shared chain plumbing of one controller manager: RPC clients per endpoint set, and exactly one
@@ -37,6 +37,8 @@ export class ChainServices {
     private readonly onSenderStep?: (step: SenderStep) => void,
     /** Where the server wallet Secret and the transaction intents live (docs/controller-state.md). */
     readonly stateNamespace: string = namespace,
+    /** Timings of every sender (tests shorten how long a transaction counts as stuck). */
+    private readonly senderTimings: Pick<TxSenderOptions, 'stuckAfterMs' | 'pollMs'> = {},
   ) {
     this.events = new EventRecorder(kube, log, 'tx-sender');
   }
@@ -87,6 +89,7 @@ export class ChainServices {
         feeCap: () => this.feeCapWei(),
         onFeeCapped: (intent, cap) => void this.reportFeeCap(intent.key, intent.nonce, cap),
         onStep: this.onSenderStep,
+        ...this.senderTimings,
       });
       this.senders.set(key, sender);
     }

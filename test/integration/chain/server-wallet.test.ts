@@ -25,7 +25,7 @@ import {
   withHostConfigClaimWait,
 } from '../../harness/kube.js';
 
-type Event = KubeObject & { reason?: string; type?: string; regarding?: { kind?: string } };
+type Event = KubeObject & { reason?: string; type?: string; regarding?: { kind?: string; uid?: string } };
 const address = '0x00000000000000000000000000000000000000aa';
 
 describe('serverWalletLowCondition: True below the threshold, False at or above it', () => {
@@ -67,10 +67,13 @@ describe('server wallet balance watch', () => {
   const host = () => kube.get<HostConfig>(blockhostTypes.hostConfig, HOST_CONFIG_NAME);
   const lowCondition = async () =>
     (await host()).status?.conditions?.find((c) => c.type === 'ServerWalletLow');
-  const events = async (reason: string) =>
-    (await kube.list<Event>(coreTypes.event, { namespace: 'default' })).items.filter(
-      (e) => e.reason === reason && e.regarding?.kind === 'HostConfig',
+  /** Events about this file's HostConfig (earlier runs' HostConfigs had the same name). */
+  const events = async (reason: string) => {
+    const uid = (await host()).metadata.uid;
+    return (await kube.list<Event>(coreTypes.event, { namespace: 'default' })).items.filter(
+      (e) => e.reason === reason && e.regarding?.kind === 'HostConfig' && e.regarding.uid === uid,
     );
+  };
 
   it('a mint costs less gas than MINT_GAS assumes', async () => {
     const { subscriptionId } = await chain.buy(1);
@@ -170,8 +173,11 @@ describe('server wallet balance watch', () => {
     }
   });
 
-  it('reads the fee cap from spec.chain.maxFeePerGasGwei', async () => {
-    const services = new ChainServices(kube, namespace, log);
+  it('caps fees at spec.chain.maxFeePerGasGwei, and says so with a FeeCapReached Event on the HostConfig', async () => {
+    const services = new ChainServices(kube, namespace, log, undefined, undefined, namespace, {
+      stuckAfterMs: 200,
+      pollMs: 100,
+    });
     expect(await services.feeCapWei()).toBe(parseGwei('500'));
     await kube.patch(
       blockhostTypes.hostConfig,
@@ -181,5 +187,34 @@ describe('server wallet balance watch', () => {
       'merge',
     );
     expect(await services.feeCapWei()).toBe(parseGwei('7.5'));
+
+    const resolved = await services.context();
+    if (!('context' in resolved)) throw new Error(resolved.notReady);
+    const sender = services.sender(resolved.context);
+    const to = '0x00000000000000000000000000000000000bee02';
+    await chain.anvil.rpc('evm_setAutomine', [false]);
+    try {
+      await sender.submit('fee-cap-event', { to, data: '0x', value: 1000n });
+      await chain.anvil.rpc('anvil_setNextBlockBaseFeePerGas', [`0x${parseGwei('100').toString(16)}`]);
+      await chain.anvil.mine(1);
+      const waiting = sender.wait('fee-cap-event');
+      waiting.catch(() => undefined); // awaited below; closeSenders() ends it if an expectation fails first
+      await eventually(
+        'FeeCapReached Event',
+        async () => (await events('FeeCapReached')).some((e) => e.type === 'Warning'),
+        30_000,
+      );
+      await chain.anvil.rpc('anvil_setNextBlockBaseFeePerGas', [`0x${parseGwei('1').toString(16)}`]);
+      const mining = setInterval(() => void chain.anvil.mine(1).catch(() => undefined), 300);
+      try {
+        const { receipt } = await waiting;
+        expect(receipt.effectiveGasPrice).toBeLessThanOrEqual(parseGwei('7.5'));
+      } finally {
+        clearInterval(mining);
+      }
+    } finally {
+      services.closeSenders();
+      await chain.anvil.rpc('evm_setAutomine', [true]);
+    }
   });
 });
