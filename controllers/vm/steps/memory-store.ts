@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { VM } from '../../../lib/api/v1alpha1/index.js';
+import type { VM, VMStatus } from '../../../lib/api/v1alpha1/index.js';
 import type { Family } from '../addresses.js';
 import { VM_FINALIZER } from './finalizer.js';
 import type { AddressClaimer, VmStore } from './store.js';
@@ -30,7 +30,7 @@ export class MemoryVmStore implements VmStore {
     return this.save(vm);
   }
 
-  async writeStatus(_vm: VM, mutate: (status: NonNullable<VM['status']>) => NonNullable<VM['status']>) {
+  async writeStatus(_vm: VM, mutate: (status: VMStatus) => VMStatus) {
     const vm = this.current();
     const next = mutate(structuredClone(vm.status ?? {}));
     if (isDeepStrictEqual(next, vm.status ?? {})) return vm;

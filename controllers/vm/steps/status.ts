@@ -1,9 +1,8 @@
-import type { VM } from '../../../lib/api/v1alpha1/index.js';
+import type { VM, VMStatus } from '../../../lib/api/v1alpha1/index.js';
 import { setCondition, type ConditionUpdate } from '../../../lib/runtime/conditions.js';
 import type { ObservedVm } from '../backend.js';
-import type { VmStatus } from './store.js';
 
-type Phase = NonNullable<VmStatus['phase']>;
+type Phase = NonNullable<VMStatus['phase']>;
 
 const POWER_PHASES: Record<ObservedVm['power'], Phase> = {
   Running: 'Running',
@@ -16,10 +15,10 @@ const POWER_PHASES: Record<ObservedVm['power'], Phase> = {
 
 /** `status` with each condition set, stamped with the generation it was computed from. */
 export function withConditions(
-  status: VmStatus,
+  status: VMStatus,
   generation: number | undefined,
   updates: ConditionUpdate[],
-): VmStatus {
+): VMStatus {
   let conditions = status.conditions;
   for (const update of updates)
     conditions = setCondition(conditions, { ...update, observedGeneration: generation });
@@ -37,7 +36,7 @@ export function observedStatus(
   observed: ObservedVm,
   extra: ConditionUpdate[],
   transitioning: boolean,
-): (status: VmStatus) => VmStatus {
+): (status: VMStatus) => VMStatus {
   const wantRunning = vm.spec.runStrategy === 'Always';
   const running = observed.power === 'Running';
   const addresses = {
@@ -60,7 +59,7 @@ export function observedStatus(
       };
   return (s) => {
     const phase = POWER_PHASES[observed.power];
-    const next: VmStatus = {
+    const next: VMStatus = {
       ...s,
       phase,
       lastTransitionReason: s.phase === phase ? s.lastTransitionReason : observed.power,

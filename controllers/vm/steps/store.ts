@@ -1,9 +1,8 @@
-import type { VM } from '../../../lib/api/v1alpha1/index.js';
+import type { VM, VMStatus } from '../../../lib/api/v1alpha1/index.js';
 import type { Logger } from '../../../lib/log.js';
 import type { Family } from '../addresses.js';
 
-export type VmStatus = NonNullable<VM['status']>;
-export type VmNetwork = NonNullable<VM['spec']['network']>;
+type VmNetwork = NonNullable<VM['spec']['network']>;
 
 /**
  * Every write the VM steps make to the Kubernetes API, so the steps run on the API server
@@ -12,7 +11,7 @@ export type VmNetwork = NonNullable<VM['spec']['network']>;
  */
 export interface VmStore {
   /** Writes the status `mutate` computes from the latest object; skips the write when nothing changed. */
-  writeStatus(vm: VM, mutate: (status: VmStatus) => VmStatus): Promise<VM>;
+  writeStatus(vm: VM, mutate: (status: VMStatus) => VMStatus): Promise<VM>;
   /** Sets metadata annotations, guarded by the resourceVersion of `vm`. */
   annotate(vm: VM, annotations: Record<string, string>): Promise<VM>;
   /** Records the claimed addresses in spec.network, guarded by the resourceVersion of `vm`. */
