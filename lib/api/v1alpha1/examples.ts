@@ -293,6 +293,15 @@ export const invalidExamples: Record<'HostConfig' | 'Plan' | 'Subscription' | 'V
       'stablecoin is required',
     ),
     invalid('too many confirmations', hc, 'spec.chain.confirmations', 5000, 'spec.chain.confirmations', ''),
+    invalid('a fee cap of zero', hc, 'spec.chain.maxFeePerGasGwei', 0, 'spec.chain.maxFeePerGasGwei', ''),
+    invalid(
+      'negative low-wallet mints',
+      hc,
+      'spec.chain.serverWalletLowMints',
+      -1,
+      'spec.chain.serverWalletLowMints',
+      '',
+    ),
     invalid('no RPC endpoint', hc, 'spec.chain.rpcEndpoints', [], 'spec.chain.rpcEndpoints', ''),
     invalid(
       'websocket RPC',
