@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Hex } from 'viem';
+import { extendSubscription } from '../../../contracts/deploy.js';
 import { CredentialUpdater } from '../../../controllers/chain/credential-updater.js';
 import { IntentStore } from '../../../controllers/chain/intent-store.js';
 import { ChainServices } from '../../../controllers/chain/services.js';
@@ -56,6 +57,9 @@ describe("the NFT's connection details follow the VM's address", () => {
   let tokenId: string;
   /** Set to make the next broadcast throw right after it (the reconcile is abandoned there). */
   let crashAfterNextBroadcast = false;
+  /** The subscription controller's clock runs this far ahead of the host's (expiry without waiting days). */
+  let clockOffsetMs = 0;
+  const DAY_MS = 86_400_000;
   const planName = `conn-${Date.now().toString(36)}`;
   const server = anvilPrivateKey(0);
   const buyerSignature = signMessage(anvilPrivateKey(4), 'blockhost-access');
@@ -71,6 +75,15 @@ describe("the NFT's connection details follow the VM's address", () => {
       latest.status = { phase: 'Running', guestAgentConnected: true, addresses: { ipv4 } };
     });
   const recorded = async () => (await get()).status?.nft?.hostname;
+  /** Nudges a reconcile now (instead of waiting up to a minute for the expiry timer). */
+  const touch = () =>
+    kube.patch(
+      blockhostTypes.subscription,
+      name(),
+      namespace,
+      { metadata: { annotations: { 'test/touch': String(Date.now()) } } },
+      'merge',
+    );
   /** Several reconciles' worth of time in which nothing may be sent. */
   const settle = () => new Promise((resolve) => setTimeout(resolve, 4000));
 
@@ -95,7 +108,7 @@ describe("the NFT's connection details follow the VM's address", () => {
       }
     });
     registerPlanController(manager, services);
-    registerSubscriptionController(manager, services);
+    registerSubscriptionController(manager, services, { now: () => Date.now() + clockOffsetMs });
     manager.addRunnable('chain-watcher', chainWatcherRunnable(services, log));
     running = manager.start();
     await eventually(
@@ -248,5 +261,47 @@ describe("the NFT's connection details follow the VM's address", () => {
     expect(await nonce()).toBe(before);
     expect(await nftNames()).toBe('192.168.122.202');
     expect(await recorded()).toBe('192.168.122.202');
+  });
+
+  it('an extension after the grace period re-creates the VM elsewhere: one update to its new address', async () => {
+    const expiresAt = Date.parse((await get()).spec.expiresAt);
+    clockOffsetMs = expiresAt - Date.now() + 8 * DAY_MS;
+    await touch();
+    await eventually(
+      'expired and VM deleted',
+      async () =>
+        (await get()).status?.phase === 'Expired' &&
+        !(await kube.get<VM>(blockhostTypes.vm, name(), namespace).then(
+          () => true,
+          () => false,
+        )),
+      60_000,
+    );
+    const before = await nonce();
+    await extendSubscription({
+      publicClient: chain.publicClient,
+      walletClient: chain.wallet(5),
+      subscriptions: chain.deployment.subscriptions,
+      subscriptionId,
+      days: 60n,
+    });
+    await chain.anvil.mine(1);
+    await eventually(
+      'VM re-created',
+      () =>
+        kube.get<VM>(blockhostTypes.vm, name(), namespace).then(
+          () => true,
+          () => false,
+        ),
+      60_000,
+    );
+    await vmAt('192.168.122.210');
+    await eventually('NFT updated', async () => (await recorded()) === '192.168.122.210', 60_000);
+    expect(await nftNames()).toBe('192.168.122.210');
+    expect((await get()).status?.phase).toBe('Active');
+    await settle();
+    // The extension was paid from another wallet: the server wallet sent only the update.
+    expect(await nonce()).toBe(before + 1);
+    clockOffsetMs = 0;
   });
 });
