@@ -102,7 +102,8 @@ export class TransactionSender {
   private resumed?: Promise<void>;
   /** One wait loop per key, shared by every caller (and the resume), so two never replace at once. */
   private readonly waiting = new Map<string, Promise<TxOutcome>>();
-  private readonly capped = new Set<string>();
+  /** When each intent was last found at the fee cap: it is looked at again only after stuckAfterMs. */
+  private readonly cappedAt = new Map<string, number>();
   private readonly closed = new AbortController();
 
   constructor(private readonly options: TxSenderOptions) {
@@ -225,7 +226,10 @@ export class TransactionSender {
   async wait(key: string, signal?: AbortSignal): Promise<TxOutcome> {
     let loop = this.waiting.get(key);
     if (!loop) {
-      loop = this.waitLoop(key).finally(() => this.waiting.delete(key));
+      loop = this.waitLoop(key).finally(() => {
+        this.waiting.delete(key);
+        this.cappedAt.delete(key);
+      });
       this.waiting.set(key, loop);
     }
     if (!signal) return loop;
@@ -314,7 +318,8 @@ export class TransactionSender {
   /** Not mined yet: replaced when stuck (below the fee cap), else re-broadcast (covers a crash before the first broadcast). */
   private async nudge(intent: Intent): Promise<void> {
     const last = intent.attempts.at(-1)!;
-    if (Date.now() - Date.parse(last.signedAt) > this.stuckAfterMs && (await this.replace(intent))) return;
+    const since = Math.max(Date.parse(last.signedAt), this.cappedAt.get(intent.key) ?? 0);
+    if (Date.now() - since > this.stuckAfterMs && (await this.replace(intent))) return;
     await this.broadcast(last);
   }
 
@@ -396,8 +401,9 @@ export class TransactionSender {
       fees.maxFeePerGas < minReplacement(BigInt(last.maxFeePerGas)) ||
       fees.maxPriorityFeePerGas < minReplacement(BigInt(last.maxPriorityFeePerGas))
     ) {
-      if (cap !== undefined && !this.capped.has(intent.key)) {
-        this.capped.add(intent.key);
+      const announced = this.cappedAt.has(intent.key);
+      this.cappedAt.set(intent.key, Date.now());
+      if (cap !== undefined && !announced) {
         this.options.metrics?.txFeeCapped.inc({ chain_id: String(intent.chainId) });
         this.options.log.warn(
           { key: intent.key, nonce: intent.nonce, maxFeePerGas: last.maxFeePerGas, capWei: String(cap) },
