@@ -3,8 +3,9 @@
 // leave it, each end with the one VM; and a backend-id annotation forged by a writer of VM metadata
 // (the web server may patch VMs) never makes another tenant's VM ours, not even on delete.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { DesiredVm, ObservedVm } from '../../../controllers/vm/backend.js';
 import { BackendProvider } from '../../../controllers/vm/backends/provider.js';
-import { registerVmController, type VmControllerStep } from '../../../controllers/vm/controller.js';
+import { registerVmController } from '../../../controllers/vm/controller.js';
 import { BACKEND_ID_ANNOTATION } from '../../../controllers/vm/steps/identity.js';
 import { exampleHostConfig } from '../../../lib/api/v1alpha1/examples.js';
 import { blockhostTypes, type HostConfig, type VM } from '../../../lib/api/v1alpha1/index.js';
@@ -23,14 +24,40 @@ import {
   withHostConfigClaimWait,
 } from '../../harness/kube.js';
 import { vmObject } from '../../harness/vm-object.js';
+import { deleteVmsAndWait } from './cleanup.js';
 
 let kube: KubeClient;
 let unlock: () => Promise<void>;
 let namespace: string;
 let manager: Manager;
 let running: Promise<unknown>;
-let crashAt: VmControllerStep | undefined;
-const backend = new InstantBackend('libvirt');
+/** Counts creates and deletes of this file's VMs (VMs of other files, being deleted, pass through). */
+class CountingBackend extends InstantBackend {
+  creates = 0;
+  deletes = 0;
+  private readonly ours = new Set<string>();
+
+  /** The VM whose create answer is lost once: made on the backend, then the process "dies". */
+  crashAfterCreating?: string;
+
+  override async create(desired: DesiredVm): Promise<ObservedVm> {
+    const vm = await super.create(desired);
+    if (desired.namespace !== namespace) return vm;
+    this.creates += 1;
+    this.ours.add(vm.id);
+    if (desired.name === this.crashAfterCreating) {
+      this.crashAfterCreating = undefined;
+      throw new Error('injected crash after the backend create, before the id is recorded anywhere');
+    }
+    return vm;
+  }
+
+  override async delete(id: string): Promise<void> {
+    if (this.ours.has(id)) this.deletes += 1;
+    return super.delete(id);
+  }
+}
+const backend = new CountingBackend('libvirt');
 
 const createVm = (name: string) =>
   kube.create<VM>(blockhostTypes.vm, vmObject(namespace, name, { backend: 'libvirt', image: 'debian-12' }));
@@ -51,38 +78,36 @@ beforeAll(async () => {
     observeIntervalMs: 500,
     transitionPollMs: 200,
     retryBackoff: { baseMs: 100, maxMs: 1_000 },
-    onStep: (step) => {
-      if (step !== crashAt) return;
-      crashAt = undefined;
-      throw new Error(`injected crash at ${step}, before the backend id is recorded anywhere`);
-    },
   });
   running = manager.start();
 }, withHostConfigClaimWait(60_000));
 
 afterAll(async () => {
-  manager?.stop();
-  await running;
-  if (namespace) await deleteNamespace(kube, namespace);
-  await unlock?.();
+  try {
+    if (namespace) await deleteVmsAndWait(kube, [namespace]);
+    manager?.stop();
+    await running;
+    if (namespace) await deleteNamespace(kube, namespace);
+  } finally {
+    await unlock?.();
+  }
 });
 
 describe('backend identity', () => {
   it('a crash right after the backend create, then a wiped status: still one VM, found and recorded', async () => {
-    crashAt = 'backendCreated';
+    backend.crashAfterCreating = 'survivor';
     await createVm('survivor');
     await eventually('Running', async () => (await read('survivor')).status?.phase === 'Running', 30_000);
-    expect(crashAt).toBeUndefined(); // the crash happened
+    expect(backend.crashAfterCreating).toBeUndefined(); // the crash happened
     const vm = await read('survivor');
     const id = vm.status!.backendId!;
     expect(vm.metadata.annotations?.[BACKEND_ID_ANNOTATION]).toBe(id);
-    expect(backend.size).toBe(1);
+    expect(backend.creates).toBe(1);
 
     // A restore from a backup that kept metadata and spec but not status.
     await kube.update<VM>(blockhostTypes.vm, { ...vm, status: {} }, { subresource: 'status' });
     await eventually('status rebuilt', async () => (await read('survivor')).status?.backendId === id, 30_000);
-    expect(backend.size).toBe(1);
-    expect(backend.calls.create).toBe(1);
+    expect(backend.creates).toBe(1);
   });
 
   it("refuses a forged backend-id annotation and never deletes the other tenant's VM", async () => {
@@ -93,7 +118,7 @@ describe('backend identity', () => {
       30_000,
     );
     const victimId = (await read('victim')).status!.backendId!;
-    const created = backend.calls.create;
+    const created = backend.creates;
 
     // Written before the controller records anything of its own for the VM (a fresh object).
     await kube.create<VM>(blockhostTypes.vm, {
@@ -106,7 +131,7 @@ describe('backend identity', () => {
       30_000,
     );
     expect((await read('intruder')).status?.backendId).toBeUndefined();
-    expect(backend.calls.create).toBe(created);
+    expect(backend.creates).toBe(created);
 
     await kube.delete(blockhostTypes.vm, 'intruder', namespace);
     await eventually(
@@ -118,7 +143,7 @@ describe('backend identity', () => {
         ),
       30_000,
     );
-    expect(backend.calls.delete).toBe(0);
+    expect(backend.deletes).toBe(0);
     expect(await backend.observe({ namespace, name: 'victim', id: victimId })).toBeDefined();
   });
 });

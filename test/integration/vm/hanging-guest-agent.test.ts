@@ -31,6 +31,7 @@ import {
   withHostConfigClaimWait,
 } from '../../harness/kube.js';
 import { vmObject } from '../../harness/vm-object.js';
+import { deleteVmsAndWait } from './cleanup.js';
 
 const HEALTHY = 20;
 const READ_DEADLINE_MS = 300;
@@ -56,6 +57,12 @@ class HostileAgentBackend extends InstantBackend {
 
   override async guestExec(id: string, command: GuestCommand): Promise<GuestExecResult> {
     return this.hostileIds.has(id) ? this.hang() : super.guestExec(id, command);
+  }
+
+  /** The hostile guests behave again (so their VMs can be finalized at the end). */
+  calm(): void {
+    this.hostile.clear();
+    this.hostileIds.clear();
   }
 
   private hang(): Promise<never> {
@@ -128,10 +135,15 @@ beforeAll(async () => {
 }, withHostConfigClaimWait(60_000));
 
 afterAll(async () => {
-  manager?.stop();
-  await running;
-  for (const namespace of namespaces) await deleteNamespace(kube, namespace);
-  await unlock?.();
+  try {
+    backend.calm();
+    await deleteVmsAndWait(kube, namespaces);
+    manager?.stop();
+    await running;
+    for (const namespace of namespaces) await deleteNamespace(kube, namespace);
+  } finally {
+    await unlock?.();
+  }
 });
 
 describe('a hostile guest agent', () => {

@@ -24,6 +24,7 @@ import {
   withHostConfigClaimWait,
 } from '../../harness/kube.js';
 import { vmObject } from '../../harness/vm-object.js';
+import { deleteVmsAndWait } from './cleanup.js';
 
 const LEASE = {
   name: 'vm-leadership-test',
@@ -36,16 +37,25 @@ interface Lease extends KubeObject {
   spec?: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number };
 }
 
-/** Creates wait for their abort signal, as a Proxmox clone waits for its task (until `slow` is off). */
+/**
+ * The create of this file's VM waits for its abort signal, as a Proxmox clone waits for its task
+ * (until `slow` is off). VMs of other test files (being deleted with their namespace) pass through.
+ */
 class SlowCreateBackend extends InstantBackend {
   slow = true;
   readonly createSignals: AbortSignal[] = [];
-  /** Calls that reached the driver with their signal already aborted (must stay 0). */
+  /** Calls for this file's VM that reached the driver with their signal already aborted (must stay 0). */
   callsWhenAborted = 0;
+  /** Creates of this file's VM that made it. */
+  made = 0;
 
   override async create(desired: DesiredVm, signal?: AbortSignal): Promise<ObservedVm> {
+    if (desired.namespace !== namespace) return super.create(desired);
     if (signal?.aborted) this.callsWhenAborted += 1;
-    if (!this.slow) return super.create(desired);
+    if (!this.slow) {
+      this.made += 1;
+      return super.create(desired);
+    }
     this.createSignals.push(signal!);
     return new Promise<never>((_, reject) =>
       signal!.addEventListener('abort', () => reject(signal!.reason as Error), { once: true }),
@@ -58,6 +68,9 @@ let unlock: () => Promise<void>;
 let namespace: string;
 const backend = new SlowCreateBackend('libvirt');
 const managers: { manager: Manager; running: Promise<ManagerExit> }[] = [];
+let releaseStuck = () => {};
+/** A task stuck in a call that ignores its signal; only the test's cleanup lets it end. */
+const stuckTask = () => new Promise<void>((resolve) => (releaseStuck = resolve));
 
 function startManager(identity: string, extraRunnable?: (signal: AbortSignal) => Promise<void>) {
   const log = createLogger(`lost-leadership-${identity}`);
@@ -87,17 +100,22 @@ beforeAll(async () => {
 }, withHostConfigClaimWait(30_000));
 
 afterAll(async () => {
-  // The first manager has exited by itself; the second stops cleanly.
-  managers.at(-1)?.manager.stop();
-  await managers.at(-1)?.running;
-  if (namespace) await deleteNamespace(kube, namespace);
-  await unlock?.();
+  try {
+    // The stuck task may end now, so a manager that is still running (a failed test) can stop.
+    releaseStuck();
+    if (namespace) await deleteVmsAndWait(kube, [namespace]);
+    for (const { manager } of managers) manager.stop();
+    await Promise.all(managers.map((m) => m.running));
+    if (namespace) await deleteNamespace(kube, namespace);
+  } finally {
+    await unlock?.();
+  }
 });
 
 describe('lost leadership', () => {
   it('aborts the in-flight backend call and exits at once; the next leader makes the one VM', async () => {
     // A task stuck in a call that ignores its signal: it must not hold the exit either.
-    const first = startManager('first', () => new Promise<void>(() => undefined));
+    const first = startManager('first', stuckTask);
     await kube.create<VM>(
       blockhostTypes.vm,
       vmObject(namespace, 'slow', { backend: 'libvirt', image: 'debian-12' }),
@@ -123,7 +141,7 @@ describe('lost leadership', () => {
     expect(exit).toBe('leadership-lost');
     expect(exitMs).toBeLessThan(LEASE.renewDeadlineMs + 4 * LEASE.retryPeriodMs + 2_000);
     expect(backend.createSignals[0]!.aborted).toBe(true);
-    expect(backend.size).toBe(0);
+    expect(await backend.observe({ namespace, name: 'slow' })).toBeUndefined();
 
     // The next leader (once the usurper's lease expired) creates the VM: one VM, no call from the old one.
     backend.slow = false;
@@ -133,7 +151,7 @@ describe('lost leadership', () => {
       async () => (await kube.get<VM>(blockhostTypes.vm, 'slow', namespace)).status?.phase === 'Running',
       30_000,
     );
-    expect(backend.size).toBe(1);
+    expect(backend.made).toBe(1);
     expect(backend.callsWhenAborted).toBe(0);
   }, 90_000);
 });
