@@ -23,6 +23,8 @@ interface InstantVm {
   memoryMiB: number;
   diskGiB: number;
   addresses: DesiredVm['addresses'];
+  /** What a fresh boot would get: the cloud-init of the last create or update. */
+  cloudInit: DesiredVm['cloudInit'];
   /** GECOS per guest user, as `usermod --comment` left it. */
   gecos: Map<string, string>;
   /** Files in the guest by path, as the agent's file commands see them. */
@@ -59,6 +61,11 @@ export class InstantBackend implements VmBackend {
     return this.vms.size;
   }
 
+  /** The cloud-init VM `id` would boot with now (the last create or update's). */
+  cloudInitOf(id: string): DesiredVm['cloudInit'] | undefined {
+    return this.vms.get(id)?.cloudInit;
+  }
+
   /** The GECOS `usermod` last set for `user` in VM `id`, if any. */
   gecosOf(id: string, user: string): string | undefined {
     return this.vms.get(id)?.gecos.get(user);
@@ -88,6 +95,7 @@ export class InstantBackend implements VmBackend {
       memoryMiB: desired.memoryMiB,
       diskGiB: desired.diskGiB,
       addresses: { ...desired.addresses },
+      cloudInit: desired.cloudInit,
       gecos: new Map(),
       files: new Map(),
     };
@@ -103,6 +111,7 @@ export class InstantBackend implements VmBackend {
     vm.memoryMiB = desired.memoryMiB;
     vm.diskGiB = Math.max(vm.diskGiB, desired.diskGiB);
     vm.addresses = { ...desired.addresses };
+    vm.cloudInit = desired.cloudInit;
   }
 
   async power(id: string, action: PowerAction): Promise<void> {

@@ -1,19 +1,23 @@
-import type { VM } from '../../../lib/api/v1alpha1/index.js';
+import type { HostConfig, VM } from '../../../lib/api/v1alpha1/index.js';
 import type { ConditionUpdate } from '../../../lib/runtime/conditions.js';
 import { BackendError, GuestAgentUnavailableError, type ObservedVm, type VmBackend } from '../backend.js';
-import { wantedGecos } from '../desired.js';
+import { desiredVm, wantedGecos } from '../desired.js';
+import { intentIdOf } from './identity.js';
 import type { StepDeps } from './store.js';
 
 /**
  * Keeps the guest user's GECOS (wallet=…,nft=…, what the web3 PAM login reads) in step with the
  * owner through the guest agent, and says how far it got as the OwnerSynced condition. A guest whose
- * agent does not answer yet is waited for; a usermod that fails is an error.
+ * agent does not answer yet is waited for; a usermod that fails is an error. The backend's boot
+ * config (cloud-init) follows first: a guest whose root is not kept (a KubeVirt containerDisk) boots
+ * from it afresh and would otherwise name the buyer again, letting a former holder back in.
  */
 export async function syncGecos(
   vm: VM,
+  host: HostConfig,
   observed: ObservedVm,
   backend: VmBackend,
-  deps: Pick<StepDeps, 'store'>,
+  deps: Pick<StepDeps, 'store' | 'loginSecret'>,
 ): Promise<ConditionUpdate> {
   const gecos = wantedGecos(vm);
   const applied: ConditionUpdate = {
@@ -30,6 +34,7 @@ export async function syncGecos(
     message,
   });
   if (!observed.guestAgentConnected) return waiting(`GECOS ${gecos} pending`);
+  await backend.update(observed.id, desiredVm(vm, host, intentIdOf(vm), await deps.loginSecret(vm)));
   let exitCode: number;
   let stderr: string;
   try {

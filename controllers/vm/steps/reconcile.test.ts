@@ -142,6 +142,10 @@ describe('VM steps on a fake backend', () => {
     expect(t.store.events.find((e) => e.reason === 'Restarted')).toMatchObject({ type: 'Warning' });
     expect(t.backend.gecosOf(id, 'admin')).toBe('wallet=0x000000000000000000000000000000000000beef');
     expect(t.vm().status?.appliedGecos).toBe('wallet=0x000000000000000000000000000000000000beef');
+    // A fresh boot (a root disk not kept) gets the new owner from the boot config too.
+    expect(t.backend.cloudInitOf(id)?.userData).toContain(
+      'wallet=0x000000000000000000000000000000000000beef',
+    );
   });
 
   it('grows a VM whose spec.size grew', async () => {

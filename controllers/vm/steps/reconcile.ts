@@ -38,7 +38,7 @@ export async function reconcileVm(
   // reported Stopped): the status says what the backend says now.
   if (power === 'acted')
     observed = (await backend.observe({ ...backendRef(vm), id: observed.id })) ?? observed;
-  const ownerSynced: ConditionUpdate = await syncGecos(vm, observed, backend, deps);
+  const ownerSynced: ConditionUpdate = await syncGecos(vm, host, observed, backend, deps);
   await store.writeStatus(vm, observedStatus(vm, observed, [ownerSynced], transitioning));
   const waitingForGuest =
     vm.spec.runStrategy === 'Always' && (!observed.guestAgentConnected || ownerSynced.status === 'False');

@@ -1,6 +1,7 @@
 // The virt-launcher side of the KubeVirt simulator: the launcher Pod object virt-controller makes
 // for each VMI, the guest it boots from the VM's cloud-init, and pods/exec into its compute
-// container, where only virsh is modelled (no kubelet runs the pod).
+// container, where only virsh is modelled. Without a kubelet the pods are objects only; on the
+// harness node (`realPods`) a kubelet runs them and their virsh relays here (exec-relay.ts).
 import type { ContainerExec } from '../../../controllers/vm/backends/kubevirt/launcher.js';
 import {
   kubevirtTypes,
@@ -18,8 +19,20 @@ import { SimulatedGuest } from '../proxmox/guest.js';
 import type { NoCloudFiles } from '../proxmox/seed-reader.js';
 import { GuestAgent } from './qga.js';
 import { virsh } from './virsh.js';
+import { RELAY_URL_ENV, SHIM_DIR, VIRSH_SHIM } from './exec-relay.js';
 
 const COMPUTE = 'compute';
+/** A launcher pod as the kubelet reports it. */
+export type LauncherPod = Pod & { status?: { podIP?: string } };
+
+/** The ConfigMap with the virsh shim, made in each VM namespace that gets a real launcher pod. */
+const SHIM_CONFIG_MAP = 'kubevirt-simulator-virsh';
+
+/** Launcher pods a kubelet runs: an image on the node with Node.js, and where their virsh relays to. */
+export interface RealLauncherPods {
+  image: string;
+  relayUrl: string;
+}
 const keyOf = (object: KubeObject) => `${object.metadata.namespace}/${object.metadata.name}`;
 const agentConnected = (vmi: VirtualMachineInstance | undefined) =>
   vmi?.status?.conditions?.some((c) => c.type === 'AgentConnected' && c.status === 'True') === true;
@@ -57,11 +70,15 @@ export class Launchers {
   private readonly agents = new Map<string, GuestAgent>();
   private readonly booted = new Set<string>();
 
-  constructor(private readonly kube: KubeClient) {}
+  constructor(
+    private readonly kube: KubeClient,
+    private readonly realPods?: RealLauncherPods,
+  ) {}
 
   /** virt-controller's launcher pod for a new VMI (no kubelet: it stays Pending until `boot`). */
   async create(vmi: VirtualMachineInstance): Promise<void> {
     const uid = vmi.metadata.uid ?? '';
+    if (this.realPods) await this.ensureShim(vmi.metadata.namespace ?? '');
     await this.kube
       .create(kubevirtTypes.pod, {
         apiVersion: 'v1',
@@ -76,11 +93,27 @@ export class Launchers {
           },
           ownerReferences: [controllerReference(vmi, kubevirtTypes.virtualMachineInstance)],
         },
-        // No nodeName: a pod bound to a node could only be deleted by that node's kubelet.
-        spec: {
-          automountServiceAccountToken: false,
-          containers: [{ name: COMPUTE, image: 'quay.io/kubevirt/virt-launcher:v1.7.0' }],
-        },
+        // No nodeName: without a kubelet, a pod bound to a node could only be deleted by that
+        // node's kubelet; with one, the scheduler binds it.
+        spec: this.realPods
+          ? realPodSpec(this.realPods)
+          : {
+              automountServiceAccountToken: false,
+              containers: [{ name: COMPUTE, image: 'quay.io/kubevirt/virt-launcher:v1.7.0' }],
+            },
+      } as KubeObject)
+      .catch((error: unknown) => {
+        if (!isAlreadyExists(error)) throw error;
+      });
+  }
+
+  private async ensureShim(namespace: string): Promise<void> {
+    await this.kube
+      .create(coreTypes.configMap, {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: SHIM_CONFIG_MAP, namespace },
+        data: { virsh: VIRSH_SHIM },
       } as KubeObject)
       .catch((error: unknown) => {
         if (!isAlreadyExists(error)) throw error;
@@ -88,18 +121,22 @@ export class Launchers {
   }
 
   /**
-   * The pod runs and the guest boots from the VM's cloud-init; resolves to the VMI's
-   * status.activePods entry. Booting a VMI twice is a no-op.
+   * The pod runs and the guest boots from the VM's cloud-init; resolves to the pod (for the VMI's
+   * status.activePods and nodeName), or undefined while a kubelet has yet to start it. Booting a
+   * VMI twice is a no-op.
    */
-  async boot(vm: VirtualMachine, vmi: VirtualMachineInstance, node: string): Promise<Record<string, string>> {
-    const pod = await this.kube.patch<Pod>(
-      kubevirtTypes.pod,
-      podName(vmi),
-      vmi.metadata.namespace,
-      { status: { phase: 'Running' } },
-      'merge',
-      { subresource: 'status' },
-    );
+  async boot(vm: VirtualMachine, vmi: VirtualMachineInstance): Promise<LauncherPod | undefined> {
+    const pod = this.realPods
+      ? await this.kube.get<LauncherPod>(kubevirtTypes.pod, podName(vmi), vmi.metadata.namespace)
+      : await this.kube.patch<LauncherPod>(
+          kubevirtTypes.pod,
+          podName(vmi),
+          vmi.metadata.namespace,
+          { status: { phase: 'Running' } },
+          'merge',
+          { subresource: 'status' },
+        );
+    if (pod.status?.phase !== 'Running') return undefined;
     const uid = vmi.metadata.uid ?? '';
     if (!this.booted.has(uid)) {
       const vmUid = vm.metadata.uid ?? '';
@@ -110,7 +147,7 @@ export class Launchers {
       this.agents.set(uid, new GuestAgent(guest));
       this.booted.add(uid);
     }
-    return { [pod.metadata.uid ?? '']: node };
+    return pod;
   }
 
   /** The guest of the VM `namespace/name` (the latest boot's), for tests acting inside it. */
@@ -144,6 +181,38 @@ export class Launchers {
       running,
       agent: running && agentConnected(vmi) ? this.agents.get(uid) : undefined,
     });
+  };
+}
+
+/**
+ * A compute container that idles until deleted, with the relaying virsh first on its PATH and the
+ * pod's own name and namespace for the relay to find its guest.
+ */
+function realPodSpec({ image, relayUrl }: RealLauncherPods): object {
+  return {
+    automountServiceAccountToken: false,
+    enableServiceLinks: false,
+    terminationGracePeriodSeconds: 1,
+    containers: [
+      {
+        name: COMPUTE,
+        image,
+        imagePullPolicy: 'Never',
+        command: [
+          '/usr/local/bin/node',
+          '-e',
+          "process.on('SIGTERM', () => process.exit(0)); setInterval(() => {}, 2 ** 30);",
+        ],
+        env: [
+          { name: 'PATH', value: `${SHIM_DIR}:/usr/local/bin:/usr/bin:/bin` },
+          { name: RELAY_URL_ENV, value: relayUrl },
+          { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+          { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+        ],
+        volumeMounts: [{ name: 'virsh', mountPath: SHIM_DIR, readOnly: true }],
+      },
+    ],
+    volumes: [{ name: 'virsh', configMap: { name: SHIM_CONFIG_MAP, defaultMode: 0o555 } }],
   };
 }
 

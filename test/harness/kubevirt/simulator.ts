@@ -21,7 +21,7 @@ import { RuntimeMetrics } from '../../../lib/runtime/metrics.js';
 import { controllerReference } from '../../../lib/runtime/owners.js';
 import type { SimulatedGuest } from '../proxmox/guest.js';
 import { eventually } from '../kube.js';
-import { Launchers, readSeed } from './launchers.js';
+import { Launchers, readSeed, type RealLauncherPods } from './launchers.js';
 
 export interface KubevirtSimulatorOptions {
   kube: KubeClient;
@@ -35,9 +35,14 @@ export interface KubevirtSimulatorOptions {
   shutdownDelayMs?: number;
   /** Pod IPs handed out in turn to VMIs without static addresses in their cloud-init network config. */
   ipPool?: string[];
+  /**
+   * Launcher pods that a kubelet runs (the harness node): VMIs run on the pod's node with its IP, and
+   * pods/exec reaches virsh in them for real. Without it the pods are objects no kubelet starts.
+   */
+  realPods?: RealLauncherPods;
 }
 
-/** The node every VMI runs on. */
+/** The node every VMI runs on when no kubelet runs the launcher pods. */
 const NODE = 'node01';
 
 type Phase = 'Pending' | 'Scheduling' | 'Scheduled' | 'Running' | 'Succeeded' | 'Failed';
@@ -86,10 +91,11 @@ export class KubevirtSimulator {
   private readonly launchers: Launchers;
 
   private constructor(
-    private readonly options: Required<Omit<KubevirtSimulatorOptions, 'namespace'>> & { namespace?: string },
+    private readonly options: Required<Omit<KubevirtSimulatorOptions, 'namespace' | 'realPods'>> &
+      Pick<KubevirtSimulatorOptions, 'namespace' | 'realPods'>,
     private readonly manager: Manager,
   ) {
-    this.launchers = new Launchers(options.kube);
+    this.launchers = new Launchers(options.kube, options.realPods);
   }
 
   /** pods/exec into the launcher pods, where `virsh qemu-agent-command` reaches each guest's agent. */
@@ -239,11 +245,16 @@ export class KubevirtSimulator {
         };
       const wait = this.options.bootDelayMs - since;
       if (wait > 0) return { vmi, requeueAfterMs: wait };
+      const pod = await this.launchers.boot(vm, vmi);
+      // A kubelet has yet to start the launcher pod: the VMI stays Scheduling meanwhile.
+      if (!pod) return { vmi, requeueAfterMs: this.options.bootDelayMs };
+      const node = pod.spec?.nodeName ?? NODE;
+      if (pod.status?.podIP) this.podIps.set(uid, pod.status.podIP);
       return {
         vmi: await this.patchVmiStatus(vmi, {
           phase: 'Running',
-          nodeName: NODE,
-          activePods: await this.launchers.boot(vm, vmi, NODE),
+          nodeName: node,
+          activePods: { [pod.metadata.uid ?? '']: node },
           conditions: [{ type: 'Ready', status: 'True' }],
           interfaces: await this.interfaces(vm, uid, false),
         }),

@@ -3,7 +3,12 @@
 // pod on its own ServiceAccount. Used by the pods tests, `npm run bench` and `npm start --real-node`.
 import { ensureAppImages, IMAGE_NAMES, type AppImages } from '../../../images/app/app-images.js';
 import { examplePlan } from '../../../lib/api/v1alpha1/examples.js';
-import { API_VERSION, blockhostTypes, type Plan } from '../../../lib/api/v1alpha1/index.js';
+import {
+  API_VERSION,
+  blockhostTypes,
+  type HostConfigSpec,
+  type Plan,
+} from '../../../lib/api/v1alpha1/index.js';
 import { KubeClient } from '../../../lib/kube/client.js';
 import { adminCredentialMinted, useLocalChain } from '../chain/host-config.js';
 import type { LocalChain } from '../chain/local-chain.js';
@@ -18,16 +23,21 @@ export const RELEASE = 'blockhost';
 /** The chart's default controller state namespace for a release in `namespace` (docs/controller-state.md). */
 export const stateNamespaceOf = (namespace: string) => `${namespace}-system`;
 
+/** What a shop sells: the backend's HostConfig fields and the plan's image and size. */
+export interface ShopOffer {
+  spec: Partial<HostConfigSpec>;
+  plan: Plan['spec']['size'];
+}
+
 /**
- * Sets the host up to sell libvirt guests of the product's image: the HostConfig on `chain` and
- * `libvirt` (no IPv6: the throw-away bridge routes none) and one plan, until the plan is on chain
- * and setup minted the admin credential (so NFT counts start after it).
+ * Sets the host up to sell `offer` (no IPv6: the throw-away bridge routes none) with one plan,
+ * until the plan is on chain and setup minted the admin credential (so NFT counts start after it).
  */
-export async function openLibvirtShop(
+export async function openShop(
   kube: KubeClient,
   namespace: string,
   chain: LocalChain,
-  libvirt: LibvirtEnvironment,
+  offer: ShopOffer,
   planName: string,
 ): Promise<void> {
   // The server wallet Secret goes where the chart's controller keeps its key.
@@ -36,17 +46,13 @@ export async function openLibvirtShop(
     stateNamespaceOf(namespace),
     chain,
     { confirmations: 1, pollIntervalSeconds: 1 },
-    {
-      ipv6: { mode: 'none', allocationSize: 64 },
-      backend: { type: 'libvirt', libvirt: libvirt.settings },
-      ipv4Pool: libvirt.ipv4Pool,
-    },
+    { ipv6: { mode: 'none', allocationSize: 64 }, ...offer.spec },
   );
   await kube.create(blockhostTypes.plan, {
     apiVersion: API_VERSION,
     kind: 'Plan',
     metadata: { name: planName },
-    spec: { ...examplePlan.spec, size: { cpu: 1, memoryMiB: 1024, diskGiB: 3, image: 'debian' } },
+    spec: { ...examplePlan.spec, size: offer.plan },
   } as Plan);
   await eventually(
     'plan on chain',
@@ -55,6 +61,25 @@ export async function openLibvirtShop(
   );
   await adminCredentialMinted(kube, 120_000);
 }
+
+/** openShop for libvirt guests of the product's image. */
+export const openLibvirtShop = (
+  kube: KubeClient,
+  namespace: string,
+  chain: LocalChain,
+  libvirt: LibvirtEnvironment,
+  planName: string,
+): Promise<void> =>
+  openShop(
+    kube,
+    namespace,
+    chain,
+    {
+      spec: { backend: { type: 'libvirt', libvirt: libvirt.settings }, ipv4Pool: libvirt.ipv4Pool },
+      plan: { cpu: 1, memoryMiB: 1024, diskGiB: 3, image: 'debian' },
+    },
+    planName,
+  );
 
 export interface ReleasePod {
   metadata: { name: string; labels?: Record<string, string> };
@@ -72,6 +97,8 @@ export interface ReleaseOptions {
   namespace: string;
   /** Mount the host's libvirtd socket into the controller pod (the libvirt backend). */
   libvirt?: boolean;
+  /** Grant the controller the KubeVirt backend's RBAC. */
+  kubevirt?: boolean;
   /** Called with each step, for progress output. */
   progress?: (line: string) => void;
 }
@@ -93,7 +120,7 @@ export class NodeRelease {
   /** Builds (or reuses) the images, imports them and runs `helm install --wait`. */
   static async install(
     node: LocalNodeCluster,
-    { namespace, libvirt = false, progress = () => undefined }: ReleaseOptions,
+    { namespace, libvirt = false, kubevirt = false, progress = () => undefined }: ReleaseOptions,
   ): Promise<NodeRelease> {
     const tools = await ChartTools.create(node.kubeconfigPath);
     progress('building the container images (the first build takes about two minutes)');
@@ -101,9 +128,10 @@ export class NodeRelease {
     progress('importing the images into the node');
     for (const name of IMAGE_NAMES) await node.importImage(images.images[name].tar);
     const values = await tools.valuesFile({
-      ...(libvirt && {
-        controller: { libvirt: { enabled: true, supplementalGroups: [await grantPodAccess(APP_UID)] } },
-      }),
+      controller: {
+        ...(libvirt && { libvirt: { enabled: true, supplementalGroups: [await grantPodAccess(APP_UID)] } }),
+        ...(kubevirt && { kubevirt: { enabled: true } }),
+      },
       // The Traefik Ingress is k3s's; here the web server answers on a NodePort.
       web: { service: { type: 'NodePort' }, ingress: { enabled: false } },
     });
@@ -143,7 +171,31 @@ export class NodeRelease {
     return this.helm('upgrade', args);
   }
 
-  private helm(command: 'install' | 'upgrade', args: string[]): Promise<string> {
+  private async helm(command: 'install' | 'upgrade', args: string[]): Promise<string> {
+    try {
+      return await this.helmCommand(command, args);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n${await this.unreadyPodReport()}`, { cause: error });
+    }
+  }
+
+  /** Why pods are not Ready: each one's phase, container states and last log lines (for a failed --wait). */
+  private async unreadyPodReport(): Promise<string> {
+    const pods = await this.pods().catch(() => []);
+    const lines: string[] = [];
+    for (const pod of pods.filter((p) => !podReady(p))) {
+      const describe = await this.tools
+        .kubectl(['get', 'pod', pod.metadata.name, '-n', this.namespace, '-o', 'jsonpath={.status}'])
+        .catch((error: unknown) => String(error));
+      const logs = await this.tools
+        .kubectl(['logs', pod.metadata.name, '-n', this.namespace, '--all-containers', '--tail=20'])
+        .catch((error: unknown) => String(error));
+      lines.push(`pod ${pod.metadata.name} not Ready: ${describe}`, logs);
+    }
+    return lines.length > 0 ? lines.join('\n') : 'every pod of the release is Ready';
+  }
+
+  private helmCommand(command: 'install' | 'upgrade', args: string[]): Promise<string> {
     return this.tools.helm([
       command,
       RELEASE,

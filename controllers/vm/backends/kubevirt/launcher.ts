@@ -88,28 +88,39 @@ export function execInContainer(
         false,
         (s) => (status = s),
       )
-      .then((socket) => {
-        const timer = setTimeout(() => {
-          socket.close();
-          reject(new Error(`exec in ${pod.namespace}/${pod.name} gave no answer within ${timeoutMs} ms`));
-        }, timeoutMs);
-        socket.on('close', () => {
-          clearTimeout(timer);
-          const exitCode = status && exitCodeOf(status);
-          if (exitCode === undefined) {
-            reject(
-              new Error(
-                `exec in ${pod.namespace}/${pod.name} failed: ${status?.message ?? 'no exit status'}`,
-              ),
-            );
-            return;
-          }
-          resolve({
-            exitCode,
-            stdout: Buffer.concat(stdout).toString('utf8'),
-            stderr: Buffer.concat(stderr).toString('utf8'),
+      .then(
+        (socket) => {
+          const timer = setTimeout(() => {
+            socket.close();
+            reject(new Error(`exec in ${pod.namespace}/${pod.name} gave no answer within ${timeoutMs} ms`));
+          }, timeoutMs);
+          socket.on('close', () => {
+            clearTimeout(timer);
+            const exitCode = status && exitCodeOf(status);
+            if (exitCode === undefined) {
+              reject(
+                new Error(
+                  `exec in ${pod.namespace}/${pod.name} failed: ${status?.message ?? 'no exit status'}`,
+                ),
+              );
+              return;
+            }
+            resolve({
+              exitCode,
+              stdout: Buffer.concat(stdout).toString('utf8'),
+              stderr: Buffer.concat(stderr).toString('utf8'),
+            });
           });
-        });
-      }, reject);
+        },
+        (error: unknown) =>
+          reject(new Error(`exec in ${pod.namespace}/${pod.name}: ${socketErrorText(error)}`)),
+      );
   });
+}
+
+/** The websocket's error event, as text: the ws ErrorEvent carries a message, not an Error. */
+function socketErrorText(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  const message = (error as { message?: unknown } | null)?.message;
+  return typeof message === 'string' ? message : String(error);
 }
