@@ -3,7 +3,6 @@ import { immutable, withCel } from '../cel.js';
 import {
   backendType,
   conditions,
-  dateTime,
   ethAddress,
   imageName,
   ipv4,
