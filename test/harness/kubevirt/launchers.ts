@@ -22,9 +22,6 @@ import { virsh } from './virsh.js';
 import { RELAY_URL_ENV, SHIM_DIR, VIRSH_SHIM } from './exec-relay.js';
 
 const COMPUTE = 'compute';
-/** A launcher pod as the kubelet reports it. */
-export type LauncherPod = Pod & { status?: { podIP?: string } };
-
 /** The ConfigMap with the virsh shim, made in each VM namespace that gets a real launcher pod. */
 const SHIM_CONFIG_MAP = 'kubevirt-simulator-virsh';
 
@@ -122,17 +119,18 @@ export class Launchers {
 
   /**
    * The pod runs and the guest boots from the VM's cloud-init; resolves to the pod (for the VMI's
-   * status.activePods and nodeName), or undefined while a kubelet has yet to start it. Booting a
+   * status.activePods, nodeName and the pod IP), or undefined while a kubelet has yet to start it. Booting a
    * VMI twice is a no-op.
    */
-  async boot(vm: VirtualMachine, vmi: VirtualMachineInstance): Promise<LauncherPod | undefined> {
+  async boot(vm: VirtualMachine, vmi: VirtualMachineInstance, podIp: string): Promise<Pod | undefined> {
+    // Without a kubelet, the simulator reports the pod running with `podIp`, as a kubelet would.
     const pod = this.realPods
-      ? await this.kube.get<LauncherPod>(kubevirtTypes.pod, podName(vmi), vmi.metadata.namespace)
-      : await this.kube.patch<LauncherPod>(
+      ? await this.kube.get<Pod>(kubevirtTypes.pod, podName(vmi), vmi.metadata.namespace)
+      : await this.kube.patch<Pod>(
           kubevirtTypes.pod,
           podName(vmi),
           vmi.metadata.namespace,
-          { status: { phase: 'Running' } },
+          { status: { phase: 'Running', podIP: podIp, podIPs: [{ ip: podIp }] } },
           'merge',
           { subresource: 'status' },
         );

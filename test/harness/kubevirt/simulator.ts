@@ -245,10 +245,11 @@ export class KubevirtSimulator {
         };
       const wait = this.options.bootDelayMs - since;
       if (wait > 0) return { vmi, requeueAfterMs: wait };
-      const pod = await this.launchers.boot(vm, vmi);
+      const pod = await this.launchers.boot(vm, vmi, this.podIpOf(uid));
       // A kubelet has yet to start the launcher pod: the VMI stays Scheduling meanwhile.
       if (!pod) return { vmi, requeueAfterMs: this.options.bootDelayMs };
       const node = pod.spec?.nodeName ?? NODE;
+      // A kubelet's pod has its own IP, which KubeVirt reports.
       if (pod.status?.podIP) this.podIps.set(uid, pod.status.podIP);
       return {
         vmi: await this.patchVmiStatus(vmi, {
@@ -294,6 +295,16 @@ export class KubevirtSimulator {
     return {};
   }
 
+  /** The pod IP of VMI `uid`: the next of the pool, handed out once. */
+  private podIpOf(uid: string): string {
+    let ip = this.podIps.get(uid);
+    if (ip === undefined) {
+      ip = this.options.ipPool[this.nextIp++ % this.options.ipPool.length] ?? '';
+      this.podIps.set(uid, ip);
+    }
+    return ip;
+  }
+
   /** Milliseconds the VMI has been in `phase`, as far as this simulator saw. */
   private since(uid: string, phase: Phase): number {
     const seen = this.startedAt.get(uid);
@@ -313,12 +324,8 @@ export class KubevirtSimulator {
       ? []
       : staticAddresses((await readSeed(this.options.kube, vm)).networkConfig);
     let addresses = configured;
-    if (configured.length === 0) {
-      const ip =
-        this.podIps.get(uid) ?? this.options.ipPool[this.nextIp++ % this.options.ipPool.length] ?? '';
-      this.podIps.set(uid, ip);
-      addresses = [ip];
-    } else if (!agentConnected) addresses = [];
+    if (configured.length === 0) addresses = [this.podIpOf(uid)];
+    else if (!agentConnected) addresses = [];
     return [
       {
         name: 'default',

@@ -137,6 +137,32 @@ describe('KubeVirt on the pod network', () => {
     expect(ethernet).toMatchObject({ dhcp4: true, addresses: [] });
   }, 90_000);
 
+  it("reports the launcher pod's IP, not an address someone wrote into the VMI's status", async () => {
+    const podIp = (await get('pod')).status?.addresses?.ipv4;
+    // VMIs have no status subresource: whoever may edit a VMI can write its interfaces.
+    await kube.patch(
+      kubevirtTypes.virtualMachineInstance,
+      'pod',
+      namespace,
+      {
+        status: {
+          interfaces: [{ name: 'default', ipAddress: '203.0.113.66', ipAddresses: ['203.0.113.66'] }],
+        },
+      },
+      'merge',
+    );
+    // The controller observes afresh once the VM's status lacks the address.
+    await kube.patch(blockhostTypes.vm, 'pod', namespace, { status: { addresses: null } }, 'merge', {
+      subresource: 'status',
+    });
+    await eventually(
+      'the address observed again',
+      async () => (await get('pod')).status?.addresses?.ipv4 !== undefined,
+      30_000,
+    );
+    expect((await get('pod')).status?.addresses?.ipv4).toBe(podIp);
+  }, 60_000);
+
   it('refuses an explicit address with the way out, and creates nothing', async () => {
     await makeVm('static', { ipv4: '192.0.2.50' });
     await eventually(

@@ -8,6 +8,7 @@ import type { Hex } from 'viem';
 import { AccessCredentialNFTAbi } from '../../../contracts/generated/artifacts.js';
 import {
   kubevirtTypes,
+  type Pod,
   type VirtualMachineInstance,
 } from '../../../controllers/vm/backends/kubevirt/resource-types.js';
 import {
@@ -24,7 +25,6 @@ import { startLocalChain, type LocalChain } from '../../harness/chain/local-chai
 import { eventually } from '../../harness/kube.js';
 import { startExecRelay, type ExecRelay } from '../../harness/kubevirt/exec-relay.js';
 import { installKubevirtCrds } from '../../harness/kubevirt/crds.js';
-import type { LauncherPod } from '../../harness/kubevirt/launchers.js';
 import { KubevirtSimulator } from '../../harness/kubevirt/simulator.js';
 import { LocalNodeCluster, NODE_LOCK_WAIT_MS, NODE_NAME } from '../../harness/node/node.js';
 import { NodeRelease, openShop } from '../../harness/node/release.js';
@@ -46,12 +46,12 @@ const subscription = () =>
 const vm = () => kube.get<VM>(blockhostTypes.vm, subscriptionResourceName(id), NAMESPACE);
 const launcherPods = async () =>
   (
-    await kube.list<LauncherPod>(kubevirtTypes.pod, {
+    await kube.list<Pod>(kubevirtTypes.pod, {
       namespace: NAMESPACE,
       labelSelector: 'kubevirt.io=virt-launcher',
     })
   ).items;
-const runningLauncher = async (): Promise<LauncherPod | undefined> =>
+const runningLauncher = async (): Promise<Pod | undefined> =>
   (await launcherPods()).find((pod) => pod.status?.phase === 'Running' && !pod.metadata.deletionTimestamp);
 const gecos = async () =>
   simulator
@@ -170,5 +170,13 @@ describe('the KubeVirt backend from the chart on a real node', () => {
     const tokenId = BigInt((await subscription()).status!.nft!.tokenId!);
     const holder = chain.wallet(6).account.address;
     await eventually('GECOS in the new guest', () => gecosIs(`wallet=${holder},nft=${tokenId}`), 120_000);
+    // The new launcher pod has a new IP: the NFT's connection details follow it (updateUserEncrypted).
+    await eventually(
+      "the NFT names the new pod's IP",
+      async () =>
+        decryptConnectionDetails(buyerSignature, await chain.readNft<Hex>('getUserEncrypted', [tokenId]))
+          .hostname === after?.status?.podIP,
+      120_000,
+    );
   }, 300_000);
 });

@@ -21,7 +21,13 @@ import {
   writeFileThroughAgent,
   type AgentTransport,
 } from '../../guest-agent.js';
-import { COMPUTE_CONTAINER, execInContainer, findLauncherPod, type ContainerExec } from './launcher.js';
+import {
+  COMPUTE_CONTAINER,
+  execInContainer,
+  findLauncherPod,
+  findPodNetworkLauncher,
+  type ContainerExec,
+} from './launcher.js';
 import {
   buildCloudInitSecret,
   buildVirtualMachine,
@@ -41,7 +47,7 @@ import {
   type VirtualMachine,
   type VirtualMachineInstance,
 } from './resource-types.js';
-import { observedVm, parseBackendId, sizeOf } from './status.js';
+import { observedVm, onPodNetwork, parseBackendId, podAddresses, sizeOf } from './status.js';
 import { launcherDomainName, virshAgentTransport } from './virsh-agent.js';
 
 export type { KubevirtSettings } from './manifests.js';
@@ -75,6 +81,11 @@ export class KubevirtBackend implements VmBackend {
   private readonly settings: KubevirtSettings;
   private readonly log: Logger;
   private readonly launcherExec: ContainerExec;
+  /** By VMI namespace/name: the launcher pod's addresses for that VMI (replaced with a new VMI). */
+  private readonly podNetworkAddresses = new Map<
+    string,
+    { vmiUid: string; addresses: ObservedVm['addresses'] }
+  >();
 
   constructor(options: KubevirtBackendOptions) {
     this.kube = options.kube;
@@ -89,10 +100,24 @@ export class KubevirtBackend implements VmBackend {
     const at = this.locate(ref);
     const vm = await this.getVm(at);
     if (!vm) return undefined;
-    return observedVm(
-      vm,
-      await this.getOptional<VirtualMachineInstance>(kubevirtTypes.virtualMachineInstance, at),
-    );
+    const vmi = await this.getOptional<VirtualMachineInstance>(kubevirtTypes.virtualMachineInstance, at);
+    const observed = observedVm(vm, vmi);
+    if (!onPodNetwork(vm)) return observed;
+    // The address goes into the customer's NFT, so it must not come from the VMI's status, which
+    // whoever may edit VMIs can write: on the pod network it is the launcher pod's IP (kubelet's).
+    return { ...observed, addresses: vmi ? await this.launcherAddresses(vmi) : {} };
+  }
+
+  /** The pod-network addresses of a VMI, looked up once per VMI (a pod's IP never changes). */
+  private async launcherAddresses(vmi: VirtualMachineInstance): Promise<ObservedVm['addresses']> {
+    const key = `${vmi.metadata.namespace}/${vmi.metadata.name}`;
+    const known = this.podNetworkAddresses.get(key);
+    if (known && known.vmiUid === vmi.metadata.uid) return known.addresses;
+    const pod = await findPodNetworkLauncher(this.kube, vmi);
+    const addresses = pod ? podAddresses(pod) : {};
+    if (addresses.ipv4 ?? addresses.ipv6)
+      this.podNetworkAddresses.set(key, { vmiUid: vmi.metadata.uid ?? '', addresses });
+    return addresses;
   }
 
   /**

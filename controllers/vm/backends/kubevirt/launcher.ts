@@ -32,6 +32,31 @@ export async function findLauncherPod(
   return running.find((pod) => pod.spec?.nodeName === vmi.status?.nodeName) ?? running[0];
 }
 
+/**
+ * The launcher pod whose IP a pod-network guest is reached at: the only running pod labelled for the
+ * VMI and controlled by it. Unlike findLauncherPod this trusts nothing from the VMI's status (VMIs
+ * have no status subresource, so whoever may edit a VMI may write it); two candidates (a migration,
+ * or a look-alike someone made) mean no answer rather than a guess.
+ */
+export async function findPodNetworkLauncher(
+  kube: KubeClient,
+  vmi: VirtualMachineInstance,
+): Promise<Pod | undefined> {
+  const uid = vmi.metadata.uid;
+  if (!uid) return undefined;
+  const pods = await kube.list<Pod>(kubevirtTypes.pod, {
+    namespace: vmi.metadata.namespace,
+    labelSelector: `${LAUNCHER_CREATED_BY_LABEL}=${uid}`,
+  });
+  const candidates = pods.items.filter(
+    (pod) =>
+      pod.status?.phase === 'Running' &&
+      !pod.metadata.deletionTimestamp &&
+      pod.metadata.ownerReferences?.some((ref) => ref.controller === true && ref.uid === uid),
+  );
+  return candidates.length === 1 ? candidates[0] : undefined;
+}
+
 export interface ExecOutput {
   exitCode: number;
   stdout: string;

@@ -35,7 +35,8 @@ export type VirtualMachineInstance = V1VirtualMachineInstance & KubeObject;
 
 export interface Pod extends KubeObject {
   spec?: { nodeName?: string; containers?: { name: string }[] };
-  status?: { phase?: string };
+  /** podIP(s): written by the kubelet (pods/status), never by whoever may edit the pod. */
+  status?: { phase?: string; podIP?: string; podIPs?: { ip: string }[] };
 }
 
 export interface PersistentVolumeClaim extends KubeObject {

@@ -4,6 +4,7 @@ import { rootDataVolumeName } from './manifests.js';
 import { quantityToGiB, quantityToMiB } from './quantity.js';
 import {
   CREATE_INTENT_ANNOTATION,
+  type Pod,
   type VirtualMachine,
   type VirtualMachineInstance,
 } from './resource-types.js';
@@ -69,6 +70,18 @@ export function guestAddresses(vmi: VirtualMachineInstance | undefined): Observe
   const all = (vmi?.status?.interfaces ?? []).flatMap((i) =>
     (i.ipAddresses ?? (i.ipAddress ? [i.ipAddress] : [])).map((a) => a.split('/')[0] ?? a),
   );
+  const ipv4 = all.find((a) => isIPv4(a));
+  const ipv6 = all.find(isGlobalIPv6);
+  return { ...(ipv4 && { ipv4 }), ...(ipv6 && { ipv6 }) };
+}
+
+/** Whether the VM's interface is on the pod network (masquerade): the guest is reached at its pod's IP. */
+export const onPodNetwork = (vm: VirtualMachine): boolean =>
+  (vm.spec.template?.spec?.networks ?? []).some((network) => 'pod' in network);
+
+/** First IPv4 and first global IPv6 of a pod, as its kubelet reports them. */
+export function podAddresses(pod: Pod): ObservedVm['addresses'] {
+  const all = pod.status?.podIPs?.map((p) => p.ip) ?? (pod.status?.podIP ? [pod.status.podIP] : []);
   const ipv4 = all.find((a) => isIPv4(a));
   const ipv6 = all.find(isGlobalIPv6);
   return { ...(ipv4 && { ipv4 }), ...(ipv6 && { ipv6 }) };
