@@ -345,6 +345,7 @@ export class TransactionSender {
         : await intentProblem(intent, { chainId: this.options.chainId, from: this.address });
     if (problem) {
       this.options.log.error({ key, problem }, 'refusing a stored transaction intent');
+      this.countRefusal();
       throw new UntrustedIntentError(key, problem);
     }
     return intent;
@@ -361,9 +362,10 @@ export class TransactionSender {
       let problem = await intentProblem(intent, { chainId: this.options.chainId, from: this.address });
       if (!problem && chainNonce !== undefined && intent.nonce > chainNonce + MAX_NONCE_GAP)
         problem = `nonce ${intent.nonce} is more than ${MAX_NONCE_GAP} above the wallet's pending nonce ${chainNonce}`;
-      if (problem)
+      if (problem) {
         this.options.log.error({ key: intent.key, problem }, 'ignoring a stored transaction intent');
-      else kept.push(intent);
+        this.countRefusal();
+      } else kept.push(intent);
     }
     return kept;
   }
@@ -379,9 +381,16 @@ export class TransactionSender {
       intent.to?.toLowerCase() === request.to?.toLowerCase() &&
       selector(intent.data) === selector(request.data) &&
       intent.value === (request.value ?? 0n).toString();
-    if (!same)
+    if (!same) {
+      this.countRefusal();
       throw new UntrustedIntentError(intent.key, 'it is a different transaction than the one requested now');
+    }
     return intent;
+  }
+
+  /** Refusals are an attack or corruption: the operator's alert, not only a log line. */
+  private countRefusal(): void {
+    this.options.metrics?.txIntentsRefused.inc({ chain_id: String(this.options.chainId) });
   }
 
   /**

@@ -10,6 +10,7 @@ export class ChainMetrics {
   readonly reorgs: Counter<'chain_id'>;
   readonly txRpcRetries: Counter<'chain_id'>;
   readonly txFeeCapped: Counter<'chain_id'>;
+  readonly txIntentsRefused: Counter<'chain_id'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -58,6 +59,12 @@ export class ChainMetrics {
     this.txFeeCapped = new Counter({
       name: 'blockhost_tx_fee_capped_total',
       help: 'Stuck transactions that reached the fee cap (spec.chain.maxFeePerGasGwei) and wait instead of paying more',
+      labelNames: ['chain_id'],
+      registers,
+    });
+    this.txIntentsRefused = new Counter({
+      name: 'blockhost_tx_intents_refused_total',
+      help: 'Stored transaction intents refused (not written by this sender, a different call, or a nonce far ahead): never signed or broadcast',
       labelNames: ['chain_id'],
       registers,
     });

@@ -10,6 +10,8 @@ import {
   TransactionSender,
   UntrustedIntentError,
 } from '../../../controllers/chain/tx-sender.js';
+import { Registry } from 'prom-client';
+import { ChainMetrics } from '../../../lib/chain/metrics.js';
 import type { KubeClient } from '../../../lib/kube/client.js';
 import { createLogger } from '../../../lib/log.js';
 import { anvilAccount } from '../../harness/chain/anvil.js';
@@ -23,6 +25,9 @@ describe('forged transaction intents', () => {
   const server = anvilAccount(0);
   const attacker = anvilAccount(5);
   const log = createLogger('trust-intents');
+  const metrics = new ChainMetrics(new Registry());
+  const refusals = async () =>
+    (await metrics.txIntentsRefused.get()).values.reduce((sum, v) => sum + v.value, 0);
 
   const sender = () =>
     new TransactionSender({
@@ -31,6 +36,7 @@ describe('forged transaction intents', () => {
       account: server,
       store: new IntentStore(kube, namespace),
       log,
+      metrics,
       // Replace at once: a trusted stuck intent is re-signed by the server key on the first poll.
       stuckAfterMs: 0,
       pollMs: 100,
@@ -99,8 +105,11 @@ describe('forged transaction intents', () => {
       chain.anvil.chainId,
       chain.deployment.nft,
     );
+    const before = await refusals();
     const mint = minter.mint(subscriptionId, chain.wallet(1).account.address, '0x1234');
     await expect(mint).rejects.toThrow(UntrustedIntentError);
+    // The operator's alert: blockhost_tx_intents_refused_total counts it.
+    expect(await refusals()).toBeGreaterThan(before);
     // Give a (wrongly) trusting sender time to replace and broadcast: nothing left the server wallet.
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(await serverNonce()).toBe(nonce);
@@ -109,11 +118,13 @@ describe('forged transaction intents', () => {
   it('ignores a forged pending intent with a huge nonce: the next transaction takes the real nonce', async () => {
     const nonce = await serverNonce();
     await forge('forged:stall', { to: chain.deployment.nft, data: '0x', nonce: 1_000_000 });
+    const before = await refusals();
     const intent = await sender().submit('trust:after-stall', {
       to: chain.deployment.nft,
       data: encodeFunctionData({ abi: AccessCredentialNFTAbi, functionName: 'totalSupply' }),
     });
     expect(intent.nonce).toBe(nonce);
+    expect(await refusals()).toBeGreaterThan(before);
   });
 
   it('ignores even a server-signed pending intent far above the pending nonce', async () => {
