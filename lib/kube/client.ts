@@ -9,6 +9,22 @@ import type { KubeList, KubeObject } from './object.js';
 import { apiVersionOf, type ResourceType } from './resource-types.js';
 
 const MAX_THROTTLE_RETRIES = 10;
+/** Reads retried after the connection failed under them (a server closing pooled connections). */
+const MAX_CONNECTION_RETRIES = 3;
+
+/**
+ * The connection failed before an answer came: reset, closed by the server (HTTP/2 GOAWAY, an API
+ * server restart or its load shedding of long-lived connections) or refused. A read is safe to send
+ * again; a write is not (it may have been applied), so only GETs are retried, as client-go does.
+ */
+export function isConnectionFailure(error: unknown): boolean {
+  const cause = (error as { cause?: { code?: unknown } } | null)?.cause;
+  return (
+    error instanceof TypeError &&
+    typeof cause?.code === 'string' &&
+    ['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED'].includes(cause.code)
+  );
+}
 
 export type PatchType = 'merge' | 'json' | 'apply';
 
@@ -259,14 +275,27 @@ export class KubeClient {
     const dispatcher = ownConnection ? fresh : (this.dispatcher ??= fresh);
     if (ownConnection && fresh)
       signal?.addEventListener('abort', () => void fresh.destroy().catch(() => undefined), { once: true });
-    for (let attempt = 1; ; attempt += 1) {
-      const response = await fetch(url, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        dispatcher,
-        signal,
-      });
+    for (let attempt = 1, connectionRetries = 0; ; attempt += 1) {
+      let response: Awaited<ReturnType<typeof fetch>>;
+      try {
+        response = await fetch(url, {
+          method,
+          headers,
+          body: body === undefined ? undefined : JSON.stringify(body),
+          dispatcher,
+          signal,
+        });
+      } catch (error) {
+        const retry =
+          method === 'GET' &&
+          connectionRetries < MAX_CONNECTION_RETRIES &&
+          !signal?.aborted &&
+          isConnectionFailure(error);
+        if (!retry) throw error;
+        connectionRetries += 1;
+        await sleep(100 * 2 ** connectionRetries, signal);
+        continue;
+      }
       if (response.ok) return response;
       // 429 means the server did not process the request (priority and fairness, or a cache still
       // initialising): wait as told and try again, as client-go does.
