@@ -197,6 +197,8 @@ beforeAll(async () => {
     loginRateLimit: { max: 1000, timeWindowMs: 60_000 },
   });
   await adminCredentialMinted(kube, 120_000);
+  // The login reads the holder a confirmation deep: the first login must not race the next block.
+  await chain.anvil.mine(1);
 }, withHostConfigClaimWait(240_000));
 
 afterAll(async () => {

@@ -130,6 +130,8 @@ beforeAll(async () => {
     args: [anvilAccount(ADMIN).address, '0x'],
   });
   await chain.publicClient.waitForTransactionReceipt({ hash });
+  // The login reads the holder a confirmation deep: the first login must not race the next block.
+  await chain.anvil.mine(1);
   // Many logins follow each other here; the login rate limit has its own test in the foundation.
   app = await createWebApp({
     kube,

@@ -77,6 +77,7 @@ async function start(): Promise<void> {
   config = { ...config, rpcUrls: config.rpcUrls.map((url) => new URL(url, location.href).href) };
   if (config.hostname) byId('host-line').textContent = `VMs on ${config.hostname}, paid from your wallet.`;
   const chain = new SignupChain(config);
+  wireOfflineDecrypt({ config, chain });
   const [plans, coin] = await Promise.all([chain.plans(), chain.stablecoin()]);
   const page: SignupPage = {
     config,
@@ -89,7 +90,6 @@ async function start(): Promise<void> {
   renderPlanChoices(page);
   wireBuyForm(page);
   wireExtendForm(page);
-  wireOfflineDecrypt(page);
   wireCopyButton('copy-ssh', 'ssh-command', 'copy-status');
 
   let provider: Eip1193Provider | undefined;

@@ -17,7 +17,8 @@ export function offerOfflineDecrypt(tokenId: bigint): void {
   byId<HTMLTextAreaElement>('offline-signature').focus();
 }
 
-export function wireOfflineDecrypt(page: SignupPage): void {
+/** Needs only the config and the chain: it works even when the plans could not be read. */
+export function wireOfflineDecrypt(page: Pick<SignupPage, 'config' | 'chain'>): void {
   const { publicSecret } = page.config;
   byId('offline-message').textContent = publicSecret;
   byId('offline-cast').textContent = castSignCommand(publicSecret);
