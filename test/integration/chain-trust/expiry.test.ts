@@ -300,9 +300,13 @@ describe('suspend and destroy on confirmed chain facts only', () => {
     // What every reconcile made before these checks: the chain context (HostConfig, wallet Secret)
     // and the status update's read of the latest Subscription (it writes only on a change).
     const before = { 'get hostconfigs': 1, 'get secrets': 1, 'get subscriptions': 1 };
+    // A reconcile already running when counting starts or still running when it ends is counted in
+    // part, so each kind may be one off the number of reconciles; one more request per reconcile
+    // would be ten more.
     for (const measured of [healthy, refused]) {
-      expect(measured.perReconcile).toBe(3);
       expect(Object.keys(measured.requests).sort()).toEqual(Object.keys(before));
+      for (const count of Object.values(measured.requests))
+        expect(Math.abs(count - measured.reconciles)).toBeLessThanOrEqual(1);
     }
   });
 });
