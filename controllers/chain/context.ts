@@ -1,13 +1,22 @@
-import type { Address, Hex, LocalAccount } from 'viem';
-import { privateKeyToAccount } from 'viem/accounts';
+import type { Address, Hex } from 'viem';
 import { blockhostTypes, HOST_CONFIG_NAME, type HostConfig } from '../../lib/api/v1alpha1/index.js';
 import { contractsInUse } from '../../lib/chain/contracts.js';
 import type { KubeClient } from '../../lib/kube/client.js';
 import { isNotFound } from '../../lib/kube/errors.js';
 import type { KubeObject } from '../../lib/kube/object.js';
 import { coreTypes } from '../../lib/kube/resource-types.js';
+import {
+  DECRYPT_KEY_SECRET,
+  decryptKey,
+  deployerKey,
+  keyRolesProblem,
+  parseKeyText,
+  PRIVATE_KEY_FIELD,
+  type DecryptKey,
+  type DeployerKey,
+} from '../wallet/keys.js';
 
-/** Everything the chain-facing controllers need, resolved from the HostConfig and the wallet Secret. */
+/** Everything the chain-facing controllers need, resolved from the HostConfig and the key Secrets. */
 export interface ChainContext {
   chainId: number;
   endpoints: string[];
@@ -15,9 +24,10 @@ export interface ChainContext {
   pollIntervalMs: number;
   contracts: { subscriptions: Address; nft: Address };
   startBlock: bigint;
-  server: LocalAccount;
-  /** The same key as `server`, for decrypting customer payloads (ECIES). */
-  serverPrivateKey: Hex;
+  /** Signs and pays for every transaction (the transaction sender's only account). */
+  deployer: DeployerKey;
+  /** Decrypts customer payloads (ECIES); cannot sign. */
+  decrypt: DecryptKey;
 }
 
 export type ChainContextResult = { context: ChainContext } | { notReady: string };
@@ -26,9 +36,31 @@ interface Secret extends KubeObject {
   data?: Record<string, string>;
 }
 
+/** The key in Secret `namespace/name`, or why there is none yet. */
+async function readKey(
+  kube: KubeClient,
+  namespace: string,
+  name: string,
+): Promise<{ key: Hex; annotations?: Record<string, string> } | { notReady: string }> {
+  let secret: Secret;
+  try {
+    secret = await kube.get<Secret>(coreTypes.secret, name, namespace);
+  } catch (error) {
+    if (isNotFound(error)) return { notReady: `Secret ${namespace}/${name} does not exist yet` };
+    throw error;
+  }
+  const encoded = secret.data?.[PRIVATE_KEY_FIELD];
+  if (!encoded) return { notReady: `Secret ${namespace}/${name} has no ${PRIVATE_KEY_FIELD}` };
+  const key = parseKeyText(Buffer.from(encoded, 'base64').toString('utf8'));
+  if (!key)
+    return { notReady: `Secret ${namespace}/${name} ${PRIVATE_KEY_FIELD} is not a secp256k1 private key` };
+  return { key, annotations: secret.metadata.annotations };
+}
+
 /**
  * Reads the chain settings: contracts from HostConfig status (deployed or adopted by setup), or from
- * spec when the operator named existing ones; the server key from its Secret in `namespace`.
+ * spec when the operator named existing ones; the deployer and decrypt keys from their Secrets in
+ * `namespace` (refused when they hold one key without being a single-key host's, see keyRolesProblem).
  * Returns why not when something is still missing, so callers can report it as a condition.
  */
 export async function resolveChainContext(kube: KubeClient, namespace: string): Promise<ChainContextResult> {
@@ -42,20 +74,18 @@ export async function resolveChainContext(kube: KubeClient, namespace: string): 
   const { chain } = host.spec;
   const contracts = contractsInUse(host);
   if (!contracts?.subscriptions || !contracts.nft) return { notReady: 'the contracts are not deployed yet' };
-  const secretName = chain.serverWallet?.secretRef?.name ?? 'blockhost-server-wallet';
-  let secret: Secret;
-  try {
-    secret = await kube.get<Secret>(coreTypes.secret, secretName, namespace);
-  } catch (error) {
-    if (isNotFound(error)) return { notReady: `Secret ${namespace}/${secretName} does not exist yet` };
-    throw error;
-  }
-  const encoded = secret.data?.privateKey;
-  if (!encoded) return { notReady: `Secret ${namespace}/${secretName} has no privateKey` };
-  const key = Buffer.from(encoded, 'base64').toString('utf8').trim();
-  const hex = (key.startsWith('0x') ? key : `0x${key}`) as Hex;
-  if (!/^0x[0-9a-fA-F]{64}$/.test(hex))
-    return { notReady: `Secret ${namespace}/${secretName} privateKey is not 32 bytes of hex` };
+  const deployerSecret = await readKey(
+    kube,
+    namespace,
+    chain.serverWallet?.secretRef?.name ?? 'blockhost-server-wallet',
+  );
+  if ('notReady' in deployerSecret) return deployerSecret;
+  const decryptSecret = await readKey(kube, namespace, DECRYPT_KEY_SECRET);
+  if ('notReady' in decryptSecret) return decryptSecret;
+  const deployer = deployerKey(deployerSecret.key);
+  const decrypt = decryptKey(decryptSecret.key);
+  const problem = keyRolesProblem(deployer, decrypt, decryptSecret.annotations);
+  if (problem) return { notReady: problem };
   return {
     context: {
       chainId: chain.chainId,
@@ -64,8 +94,8 @@ export async function resolveChainContext(kube: KubeClient, namespace: string): 
       pollIntervalMs: (chain.pollIntervalSeconds ?? 5) * 1000,
       contracts: { subscriptions: contracts.subscriptions as Address, nft: contracts.nft as Address },
       startBlock: BigInt(contracts.startBlock ?? 0),
-      server: privateKeyToAccount(hex),
-      serverPrivateKey: hex,
+      deployer,
+      decrypt,
     },
   };
 }
@@ -79,5 +109,6 @@ export const contextFingerprint = (context: ChainContext): string =>
     context.pollIntervalMs,
     context.contracts,
     String(context.startBlock),
-    context.server.address,
+    context.deployer.address,
+    context.decrypt.address,
   ]);

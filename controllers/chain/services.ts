@@ -75,14 +75,14 @@ export class ChainServices {
   }
 
   /** Also used by setup (deploy, admin mint) before the contracts exist, hence only these fields. */
-  sender(context: Pick<ChainContext, 'chainId' | 'endpoints' | 'server'>): TransactionSender {
-    const key = `${context.chainId}:${context.server.address}`;
+  sender(context: Pick<ChainContext, 'chainId' | 'endpoints' | 'deployer'>): TransactionSender {
+    const key = `${context.chainId}:${context.deployer.address}`;
     let sender = this.senders.get(key);
     if (!sender) {
       sender = new TransactionSender({
         chain: this.client(context),
         chainId: context.chainId,
-        account: context.server,
+        account: context.deployer.account,
         store: new IntentStore(this.kube, this.stateNamespace),
         log: this.log.child({ component: 'tx-sender' }),
         metrics: this.metrics,

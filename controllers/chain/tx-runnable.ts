@@ -37,7 +37,7 @@ export function transactionRunnable(
           if ('context' in resolved) {
             const { context } = resolved;
             await services.sender(context).resume();
-            await checkServerWallet(tools, services.client(context), context.server.address, () =>
+            await checkServerWallet(tools, services.client(context), context.deployer.address, () =>
               services.feeCapWei(),
             );
           }

@@ -1,5 +1,6 @@
 import type { Log, PublicClient } from 'viem';
 import { decryptUserSignature, isCryptoError } from '../../lib/crypto/index.js';
+import type { DecryptKey } from '../wallet/keys.js';
 import { blockhostTypes, type Subscription } from '../../lib/api/v1alpha1/index.js';
 import type { ChainMetrics } from '../../lib/chain/metrics.js';
 import { createChainClient } from '../../lib/chain/rpc.js';
@@ -17,7 +18,7 @@ import {
   type Recheck,
 } from './subscription-sync.js';
 
-/** Why the server key cannot recover a customer signature from `payload`, or undefined if it can. */
+/** Why the decrypt key cannot recover a customer signature from `payload`, or undefined if it can. */
 function undecryptableReason(serverKey: `0x${string}`, payload: `0x${string}`): string | undefined {
   try {
     decryptUserSignature(serverKey, payload);
@@ -42,7 +43,7 @@ export interface ChainWatcherConfig {
   pollIntervalMs?: number;
   maxBlockRange?: bigint;
   /** When given, payloads that this key cannot decrypt are recorded as spec.payloadError. */
-  serverPrivateKey?: `0x${string}`;
+  decrypt?: DecryptKey;
   rpcTimeoutMs?: number;
 }
 
@@ -83,7 +84,7 @@ export class ChainWatcher {
       [config.contracts.subscriptions, config.contracts.nft],
       config.maxBlockRange,
     );
-    const serverKey = config.serverPrivateKey;
+    const serverKey = config.decrypt?.privateKey;
     this.sync = new SubscriptionSync(
       kube,
       this.chain,

@@ -1,8 +1,9 @@
-import type { Address, Hex, LocalAccount } from 'viem';
+import type { Address } from 'viem';
 import type { HostConfig, HostConfigStatus, Plan } from '../../lib/api/v1alpha1/index.js';
 import type { KubeClient } from '../../lib/kube/client.js';
 import type { Logger } from '../../lib/log.js';
 import type { ChainServices } from '../chain/services.js';
+import type { DeployerKey } from '../wallet/keys.js';
 import type { BackendProvider } from '../vm/backends/provider.js';
 import type { SETUP_STEPS } from './ready.js';
 
@@ -11,15 +12,6 @@ export type SetupStepName = (typeof SETUP_STEPS)[number];
 
 /** Points where a fault-injection test kills the process: right after a setup transaction went out. */
 export type HostConfigStep = 'deployBroadcast' | 'adminMintBroadcast';
-
-/** The server wallet, as KeysReady found (or made) it. */
-export interface ServerWallet {
-  account: LocalAccount;
-  privateKey: Hex;
-  address: Address;
-  /** Uncompressed, 0x04‖X‖Y. */
-  publicKey: Hex;
-}
 
 export interface SetupContracts {
   subscriptions: Address;
@@ -30,7 +22,8 @@ export interface SetupContracts {
 
 /** What earlier steps of this pass produced for later ones. */
 export interface SetupState {
-  server?: ServerWallet;
+  /** The server wallet, as KeysReady found (or made) it; the decrypt key is no setup step's business. */
+  deployer?: DeployerKey;
   contracts?: SetupContracts;
 }
 

@@ -1,5 +1,6 @@
 import { formatEther, formatGwei, type Address, type PublicClient, type TransactionReceipt } from 'viem';
 import type { TxRequest } from '../chain/tx-sender.js';
+import type { DeployerKey } from '../wallet/keys.js';
 import { StepError, type HostConfigStep, type SetupContext, type SetupStepName } from './step.js';
 
 /** Gas limit head-room the transaction sender adds to every estimate (it signs with gas × 1.2). */
@@ -74,14 +75,14 @@ export interface SetupTransaction {
  */
 export async function sendSetupTransaction(
   context: SetupContext,
-  server: NonNullable<SetupContext['state']['server']>,
+  server: DeployerKey,
   transaction: SetupTransaction,
 ): Promise<TransactionReceipt> {
   const { chain, host, signal } = context;
   const target = {
     chainId: host.spec.chain.chainId,
     endpoints: host.spec.chain.rpcEndpoints,
-    server: server.account,
+    deployer: server,
   };
   const sender = chain.sender(target);
   if (!(await sender.hasIntent(transaction.key))) {

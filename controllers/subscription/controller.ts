@@ -389,7 +389,7 @@ export function registerSubscriptionController(
     }
     let signature: string;
     try {
-      signature = decryptUserSignature(context.serverPrivateKey, spec.userEncrypted);
+      signature = decryptUserSignature(context.decrypt.privateKey, spec.userEncrypted);
     } catch (error) {
       return {
         outcome: failed(

@@ -186,7 +186,7 @@ export function registerWalletRequestController(
       };
     }
     const amount = BigInt(request.amount);
-    const balance = await balanceOf(context.server.address);
+    const balance = await balanceOf(context.deployer.address);
     if (balance < amount)
       throw new Refusal(
         `the server wallet holds ${balance} base units of ${request.token}, less than the ${amount} requested`,

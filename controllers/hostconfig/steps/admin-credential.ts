@@ -24,13 +24,13 @@ const ADMIN_USERNAME = 'admin';
  * signature, like a customer's access NFT (INTEROP §2).
  */
 export async function adminCredentialStep(context: SetupContext): Promise<StepResult> {
-  const { server, contracts } = context.state;
+  const { deployer: server, contracts } = context.state;
   if (!server) return notReady('WaitingForKeys', 'waiting for the server wallet (KeysReady)');
   if (!contracts) return notReady('WaitingForContracts', 'waiting for the contracts (ContractsReady)');
   const { host, chain } = context;
   const { admin, chain: settings } = host.spec;
   const tokenId = BigInt(admin.credentialTokenId);
-  const target = { chainId: settings.chainId, endpoints: settings.rpcEndpoints, server: server.account };
+  const target = { chainId: settings.chainId, endpoints: settings.rpcEndpoints, deployer: server };
   const rpc = chain.client(target);
   const key = `setup-admin-mint:${settings.chainId}:${contracts.nft.toLowerCase()}`;
   const mint = (userEncrypted: Hex) =>

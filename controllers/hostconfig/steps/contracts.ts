@@ -16,16 +16,10 @@ import {
 import { NFT_NAME, NFT_SYMBOL } from '../../../contracts/deploy.js';
 import { USDC_BY_CHAIN_ID } from '../../../lib/api/v1alpha1/index.js';
 import { findDeploymentBlock } from '../deployment-block.js';
-import {
-  notReady,
-  ready,
-  StepError,
-  type ServerWallet,
-  type SetupContext,
-  type StepResult,
-} from '../step.js';
+import { notReady, ready, StepError, type SetupContext, type StepResult } from '../step.js';
 import { sendSetupTransaction } from '../transactions.js';
 import type { TxRequest } from '../../chain/tx-sender.js';
+import type { DeployerKey } from '../../wallet/keys.js';
 
 type Which = 'nft' | 'subscriptions';
 
@@ -57,7 +51,7 @@ const SET_STABLECOIN_GAS = 150_000n;
  * broadcast and fixes nonce and address); the subscriptions contract's primary stablecoin is set.
  */
 export async function contractsStep(context: SetupContext): Promise<StepResult> {
-  const server = context.state.server;
+  const server = context.state.deployer;
   if (!server) return notReady('WaitingForKeys', 'waiting for the server wallet (KeysReady)');
   const { chain: settings } = context.host.spec;
   const rpc = context.chain.client({ chainId: settings.chainId, endpoints: settings.rpcEndpoints });
@@ -113,7 +107,7 @@ export async function contractsStep(context: SetupContext): Promise<StepResult> 
 
 async function deploy(
   context: SetupContext,
-  server: ServerWallet,
+  server: DeployerKey,
   which: Which,
   stillToDeploy: Which[],
 ): Promise<{ address: Address; block: number }> {
@@ -145,7 +139,7 @@ async function hasCode(rpc: PublicClient, address: Address): Promise<boolean> {
 }
 
 /** Plans and mints are owner-only: contracts the server wallet does not own are useless to it. */
-async function requireOwner(rpc: PublicClient, which: Which, address: Address, server: ServerWallet) {
+async function requireOwner(rpc: PublicClient, which: Which, address: Address, server: DeployerKey) {
   let owner: Address;
   try {
     owner = await rpc.readContract({
@@ -177,7 +171,7 @@ const UNUSED_SUBSCRIPTION_ID = 2n ** 256n - 1n;
  * would fail to mint. Both are probed with calls (a view, and a simulation from the server wallet),
  * which send nothing.
  */
-async function requireExactlyOnceMint(rpc: PublicClient, nft: Address, server: ServerWallet) {
+async function requireExactlyOnceMint(rpc: PublicClient, nft: Address, server: DeployerKey) {
   const unsupported = (missing: string, cause: unknown) =>
     new StepError(
       'UnsupportedContract',
@@ -214,7 +208,7 @@ async function requireExactlyOnceMint(rpc: PublicClient, nft: Address, server: S
  */
 async function ensureStablecoin(
   context: SetupContext,
-  server: ServerWallet,
+  server: DeployerKey,
   rpc: PublicClient,
   subscriptions: Address,
   deployedByUs: boolean,

@@ -1,3 +1,4 @@
+import { DECRYPT_KEY_SECRET, SHARED_KEY_ANNOTATION } from '../../../controllers/wallet/keys.js';
 import { exampleHostConfig } from '../../../lib/api/v1alpha1/examples.js';
 import {
   blockhostTypes,
@@ -16,7 +17,7 @@ type ChainSettings = HostConfig['spec']['chain'];
 
 /**
  * Points the cluster at a local chain: the singleton HostConfig names its contracts, and the server
- * wallet Secret in `namespace` holds anvil account 0 (the contracts' owner).
+ * wallet and decrypt key Secrets in `namespace` hold anvil account 0 (the contracts' owner).
  */
 export async function useLocalChain(
   kube: KubeClient,
@@ -29,6 +30,12 @@ export async function useLocalChain(
   // The key first: a controller manager already running would otherwise generate one (KeysReady).
   await kube.create(coreTypes.secret, {
     metadata: { name: 'blockhost-server-wallet', namespace },
+    stringData: { privateKey: anvilPrivateKey(0) },
+  } as KubeObject);
+  // The decrypt key as a host set up with one key has it (controllers/wallet/keys.ts): purchases in
+  // tests are encrypted to account 0. test/integration/wallet/key-roles.test.ts runs separate keys.
+  await kube.create(coreTypes.secret, {
+    metadata: { name: DECRYPT_KEY_SECRET, namespace, annotations: { [SHARED_KEY_ANNOTATION]: 'true' } },
     stringData: { privateKey: anvilPrivateKey(0) },
   } as KubeObject);
   const host = structuredClone(exampleHostConfig) as HostConfig;

@@ -12,6 +12,7 @@ import { ChainMetrics } from '../../../lib/chain/metrics.js';
 import type { KubeClient } from '../../../lib/kube/client.js';
 import { createLogger } from '../../../lib/log.js';
 import { encryptUserSignature, publicKeyFromPrivateKey, signMessage } from '../../../lib/crypto/index.js';
+import { decryptKey } from '../../../controllers/wallet/keys.js';
 import { anvilPrivateKey } from '../../harness/chain/anvil.js';
 import { startLocalChain, type LocalChain } from '../../harness/chain/local-chain.js';
 import { createTestNamespace, deleteNamespace, testClient } from '../../harness/kube.js';
@@ -133,7 +134,7 @@ describe('chain watcher', () => {
     await buy(1, 30n, encryptUserSignature(publicKeyFromPrivateKey(serverKey), signature) as `0x${string}`);
     await buy(2, 30n, `0x04${'00'.repeat(120)}`);
     await chain.anvil.mine(CONFIRMATIONS);
-    await new ChainWatcher(kube, { ...config, serverPrivateKey: serverKey }, log).catchUp();
+    await new ChainWatcher(kube, { ...config, decrypt: decryptKey(serverKey) }, log).catchUp();
     const stored = await subscriptions();
     expect(stored).toHaveLength(6);
     expect(stored[4]?.spec.payloadError).toBeUndefined();
