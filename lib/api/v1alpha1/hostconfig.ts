@@ -162,7 +162,9 @@ const chain = withCel(
       .object({
         secretRef: localObjectReference
           .prefault({ name: 'blockhost-server-wallet' })
-          .describe('Secret in the controller namespace holding the server private key (key privateKey).'),
+          .describe(
+            'Secret in the controller namespace holding the server wallet private key (key privateKey).',
+          ),
         generate: z
           .boolean()
           .default(true)
@@ -170,7 +172,7 @@ const chain = withCel(
       })
       .prefault({})
       .describe(
-        'The server key: decrypts userEncrypted payloads (ECIES), owns the contracts and sends transactions.',
+        'The server (deployer) wallet: owns the contracts and sends every transaction. Purchases are decrypted with a separate key the controller generates (Secret blockhost-decrypt-key).',
       ),
   }),
   [
@@ -447,7 +449,11 @@ export const hostConfigStatusSchema = z
       .max(4096)
       .optional()
       .describe('Summary of the step in progress or the reason setup is stuck.'),
-    serverAddress: ethAddress.optional().describe('Address of the server wallet.'),
+    serverAddress: ethAddress
+      .optional()
+      .describe(
+        'Address of the server (deployer) wallet: owns the contracts, signs and pays for every transaction.',
+      ),
     serverPublicKey: z
       .string()
       .max(132)
@@ -456,7 +462,9 @@ export const hostConfigStatusSchema = z
         'must be an uncompressed secp256k1 public key: 0x04 and 128 hex digits',
       )
       .optional()
-      .describe('Uncompressed server public key (0x04, X, Y) that signup pages encrypt to.'),
+      .describe(
+        'Uncompressed public key (0x04, X, Y) of the decrypt key (Secret blockhost-decrypt-key) that signup pages encrypt to.',
+      ),
     contracts: z
       .object({
         subscriptions: ethAddress.optional().describe('BlockhostSubscriptions contract in use.'),
