@@ -16,6 +16,7 @@ import { setCondition, type ConditionUpdate } from '../../lib/runtime/conditions
 import type { Request, ReconcileContext, ReconcileResult } from '../../lib/runtime/controller.js';
 import type { Manager } from '../../lib/runtime/manager.js';
 import { setControllerReference } from '../../lib/runtime/owners.js';
+import { CachedReader } from '../../lib/runtime/cached-reader.js';
 import { updateStatus } from '../../lib/runtime/status.js';
 import { CredentialMinter } from '../chain/credential-minter.js';
 import { CredentialUpdater } from '../chain/credential-updater.js';
@@ -82,6 +83,8 @@ export function registerSubscriptionController(
   // Only the chain watcher's namespace: a Subscription anyone creates elsewhere provisions nothing.
   const watched = { namespace: chain.namespace };
   const subscriptions = manager.informer<Subscription>(blockhostTypes.subscription, watched);
+  // Status is read from the cache (most reconciles change nothing and then cost no request).
+  const statusReader = new CachedReader(manager.client, subscriptions);
   const vms = manager.informer<VM>(blockhostTypes.vm);
   const plans = manager.informer<Plan>(blockhostTypes.plan);
   const hosts = manager.informer<HostConfig>(blockhostTypes.hostConfig);
@@ -135,6 +138,7 @@ export function registerSubscriptionController(
         if (isDeepStrictEqual(next, latest.status)) return false;
         latest.status = next;
       },
+      { reader: statusReader },
     ).catch((error: unknown) => {
       // Deleted while we worked (its namespace is going away): nothing left to record.
       if (!isNotFound(error)) throw error;

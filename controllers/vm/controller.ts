@@ -1,5 +1,6 @@
 import { blockhostTypes, HOST_CONFIG_NAME, type HostConfig, type VM } from '../../lib/api/v1alpha1/index.js';
-import { isNotFound } from '../../lib/kube/errors.js';
+import { coreTypes } from '../../lib/kube/resource-types.js';
+import { CachedReader } from '../../lib/runtime/cached-reader.js';
 import type { ReconcileContext, ReconcileResult, Request } from '../../lib/runtime/controller.js';
 import type { Manager } from '../../lib/runtime/manager.js';
 import {
@@ -7,7 +8,7 @@ import {
   ExponentialFailureRateLimiter,
   MaxOfRateLimiter,
 } from '../../lib/runtime/workqueue/rate-limiters.js';
-import { AddressClaims } from './addresses.js';
+import { AddressClaims, type Claim } from './addresses.js';
 import { BackendError } from './backend.js';
 import { boundedBackend, DEFAULT_CALL_DEADLINES, type CallDeadlines } from './backends/bounded.js';
 import type { BackendProvider } from './backends/provider.js';
@@ -66,20 +67,22 @@ export function registerVmController(manager: Manager, options: VmControllerOpti
   const vms = manager.informer<VM>(blockhostTypes.vm);
   const hosts = manager.informer<HostConfig>(blockhostTypes.hostConfig);
   const kube = manager.client;
-  const store = kubeVmStore(kube, manager.eventRecorder(VM_CONTROLLER));
-  const claims = new AddressClaims(kube, options.claimsNamespace);
+  const reader = new CachedReader(kube, vms);
+  const store = kubeVmStore(kube, manager.eventRecorder(VM_CONTROLLER), reader);
+  const claims = new AddressClaims(
+    kube,
+    options.claimsNamespace,
+    manager.informer<Claim>(coreTypes.configMap, AddressClaims.informerOptions(options.claimsNamespace)),
+  );
   let seenHostGeneration: number | undefined;
 
   const reconcile = async (
     { namespace, name }: Request,
     { log, signal }: ReconcileContext,
   ): Promise<ReconcileResult> => {
-    // The informer only says which VM to look at. Decisions about creating rest on the stored
-    // object: a cached copy may predate our own writes, and acting on it could create twice.
-    const vm = await kube.get<VM>(blockhostTypes.vm, name, namespace).catch((error: unknown) => {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    });
+    // From the cache, but never older than our own last write (the backend id just recorded, the
+    // addresses just claimed); every write is guarded by the resourceVersion read here.
+    const vm = await reader.get(name, namespace);
     if (!vm) return;
     const host = hosts.get(HOST_CONFIG_NAME);
     const deps: StepDeps = {
