@@ -8,14 +8,15 @@ import type { StepDeps } from './store.js';
  * Creates the backend VM. The create is tagged with the VM's UID and named deterministically by
  * each driver, so a crash anywhere here is resumed, never repeated: the retry finds the VM by name
  * and intent (observe.ts) or the driver's create returns the VM it already made. The backend id is
- * then recorded in the annotation first (survives a lost status), then in status.
+ * then recorded in the annotation (survives a lost status); status.backendId and the GECOS the boot
+ * config carries (`appliedGecos`) are left to the caller's one status write of the pass.
  */
 export async function createOnBackend(
   vm: VM,
   host: HostConfig,
   backend: VmBackend,
   deps: Pick<StepDeps, 'store' | 'loginSecret' | 'log' | 'onStep'>,
-): Promise<{ vm: VM; observed: ObservedVm }> {
+): Promise<{ vm: VM; observed: ObservedVm; appliedGecos: string }> {
   const { store } = deps;
   if (vm.status?.backendId) {
     deps.log.warn({ backendId: vm.status.backendId }, 'backend VM missing; recreating it');
@@ -37,10 +38,8 @@ export async function createOnBackend(
   deps.onStep?.('backendCreated');
   deps.log.info({ backendId: observed.id, intentId }, 'backend VM created');
   vm = await recordBackendId(vm, observed.id, deps);
-  const gecos = wantedGecos(vm);
-  vm = await store.writeStatus(vm, (s) => ({ ...s, backendId: observed.id, appliedGecos: gecos }));
   await store.event(vm, 'Normal', 'Created', `created ${observed.id} on ${backend.type}`);
-  return { vm, observed };
+  return { vm, observed, appliedGecos: wantedGecos(vm) };
 }
 
 /** Keeps the backend-id annotation equal to the id the backend reports (written when it differs). */

@@ -5,9 +5,18 @@ import { desiredVm, wantedGecos } from '../desired.js';
 import { intentIdOf } from './identity.js';
 import type { StepDeps } from './store.js';
 
+/** How far the GECOS got (the OwnerSynced condition) and, when this pass set it, what to record. */
+export interface GecosSync {
+  condition: ConditionUpdate;
+  /** The GECOS just applied in the guest, for status.appliedGecos (written with the rest of the status). */
+  applied?: string;
+}
+
 /**
  * Keeps the guest user's GECOS (wallet=…,nft=…, what the web3 PAM login reads) in step with the
- * owner through the guest agent, and says how far it got as the OwnerSynced condition. A guest whose
+ * owner through the guest agent, and says how far it got as the OwnerSynced condition. What it
+ * applied is recorded by the caller's one status write of the pass (a crash before it repeats the
+ * usermod, which is idempotent). A guest whose
  * agent does not answer yet is waited for; a usermod that fails is an error. The backend's boot
  * config (cloud-init) follows first: a guest whose root is not kept (a KubeVirt containerDisk) boots
  * from it afresh and would otherwise name the buyer again, letting a former holder back in.
@@ -18,7 +27,7 @@ export async function syncGecos(
   observed: ObservedVm,
   backend: VmBackend,
   deps: Pick<StepDeps, 'store' | 'loginSecret'>,
-): Promise<ConditionUpdate> {
+): Promise<GecosSync> {
   const gecos = wantedGecos(vm);
   const applied: ConditionUpdate = {
     type: 'OwnerSynced',
@@ -26,12 +35,9 @@ export async function syncGecos(
     reason: 'Applied',
     message: `GECOS ${gecos}`,
   };
-  if (vm.status?.appliedGecos === gecos) return applied;
-  const waiting = (message: string): ConditionUpdate => ({
-    type: 'OwnerSynced',
-    status: 'False',
-    reason: 'WaitingForGuestAgent',
-    message,
+  if (vm.status?.appliedGecos === gecos) return { condition: applied };
+  const waiting = (message: string): GecosSync => ({
+    condition: { type: 'OwnerSynced', status: 'False', reason: 'WaitingForGuestAgent', message },
   });
   if (!observed.guestAgentConnected) return waiting(`GECOS ${gecos} pending`);
   await backend.update(observed.id, desiredVm(vm, host, intentIdOf(vm), await deps.loginSecret(vm)));
@@ -48,7 +54,6 @@ export async function syncGecos(
   }
   if (exitCode !== 0)
     throw new BackendError(`usermod in the guest exited ${exitCode}: ${stderr.trim()}`, 'GecosUpdateFailed');
-  await deps.store.writeStatus(vm, (s) => ({ ...s, appliedGecos: gecos }));
   await deps.store.event(vm, 'Normal', 'OwnerSynced', `guest GECOS set to ${gecos}`);
-  return applied;
+  return { condition: applied, applied: gecos };
 }

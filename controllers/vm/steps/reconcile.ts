@@ -27,7 +27,9 @@ export async function reconcileVm(
   vm = await store.ensureFinalizer(vm);
   vm = await ensureAddresses(vm, host, deps);
   let observed = await observeOwned(vm, backend);
-  if (!observed) ({ vm, observed } = await createOnBackend(vm, host, backend, deps));
+  /** The GECOS the guest has now, when this pass gave it (the boot config of a create, or usermod). */
+  let appliedGecos: string | undefined;
+  if (!observed) ({ vm, observed, appliedGecos } = await createOnBackend(vm, host, backend, deps));
   else {
     vm = await recordBackendId(vm, observed.id, deps);
     await resize(vm, host, observed, backend, deps);
@@ -38,8 +40,15 @@ export async function reconcileVm(
   // reported Stopped): the status says what the backend says now.
   if (power === 'acted')
     observed = (await backend.observe({ ...backendRef(vm), id: observed.id })) ?? observed;
-  const ownerSynced: ConditionUpdate = await syncGecos(vm, host, observed, backend, deps);
-  await store.writeStatus(vm, observedStatus(vm, observed, [ownerSynced], transitioning));
+  // Created with the GECOS in its boot config: nothing for the guest agent to apply.
+  const gecos = appliedGecos
+    ? await syncGecos({ ...vm, status: { ...vm.status, appliedGecos } }, host, observed, backend, deps)
+    : await syncGecos(vm, host, observed, backend, deps);
+  appliedGecos = gecos.applied ?? appliedGecos;
+  const ownerSynced: ConditionUpdate = gecos.condition;
+  // One status write per pass, and none when nothing changed (the store compares).
+  const status = observedStatus(vm, observed, [ownerSynced], transitioning);
+  await store.writeStatus(vm, (s) => ({ ...status(s), ...(appliedGecos !== undefined && { appliedGecos }) }));
   const waitingForGuest =
     vm.spec.runStrategy === 'Always' && (!observed.guestAgentConnected || ownerSynced.status === 'False');
   return {
