@@ -11,6 +11,8 @@ import type { AddressClaimer, VmStore } from './store.js';
  */
 export class MemoryVmStore implements VmStore {
   readonly events: { type: string; reason: string; note: string }[] = [];
+  /** Status writes that changed something (what the API server would have been sent). */
+  statusWrites = 0;
   private stored: VM | undefined;
   private version = 1;
 
@@ -33,7 +35,11 @@ export class MemoryVmStore implements VmStore {
   async writeStatus(_vm: VM, mutate: (status: VMStatus) => VMStatus) {
     const vm = this.current();
     const next = mutate(structuredClone(vm.status ?? {}));
-    if (isDeepStrictEqual(next, vm.status ?? {})) return vm;
+    // Compared as the API server would see them, in JSON (structuredClone under jest's VM modules
+    // makes objects of another realm, which isDeepStrictEqual never finds equal).
+    const asJson = (status: VMStatus) => JSON.parse(JSON.stringify(status)) as unknown;
+    if (isDeepStrictEqual(asJson(next), asJson(vm.status ?? {}))) return vm;
+    this.statusWrites += 1;
     return this.save({ ...vm, status: next });
   }
 

@@ -148,6 +148,20 @@ describe('VM steps on a fake backend', () => {
     );
   });
 
+  it('writes status once per pass: two for a create (Creating, then what runs), one for a new owner', async () => {
+    const t = setUp();
+    await t.reconcile();
+    expect(t.store.statusWrites).toBe(2);
+    expect(t.vm().status).toMatchObject({ backendId: expect.any(String), appliedGecos: expect.any(String) });
+    await t.reconcile();
+    expect(t.store.statusWrites).toBe(2);
+    t.store.edit((vm) => (vm.spec.ownerWallet = '0x000000000000000000000000000000000000beef'));
+    await t.reconcile();
+    expect(t.store.statusWrites).toBe(3);
+    expect(t.vm().status?.appliedGecos).toBe('wallet=0x000000000000000000000000000000000000beef');
+    expect(t.backend.calls.guestExec).toBe(1);
+  });
+
   it('grows a VM whose spec.size grew', async () => {
     const t = setUp();
     await t.reconcile();
