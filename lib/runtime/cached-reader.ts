@@ -51,7 +51,9 @@ export class CachedReader<T extends KubeObject> {
     if (this.informer.hasSynced() && !this.awaitsOwnWrite(key)) {
       this.stats.cached += 1;
       const cached = this.informer.get(key);
-      return cached && structuredClone(cached);
+      // A JSON copy, not structuredClone: objects of this realm (under jest, structuredClone's come
+      // from another one, and isDeepStrictEqual then finds every status changed).
+      return cached && (JSON.parse(JSON.stringify(cached)) as T);
     }
     this.stats.fetched += 1;
     return this.client.get<T>(this.informer.type, name, namespace).catch((error: unknown) => {
