@@ -47,7 +47,7 @@ import {
   type VirtualMachine,
   type VirtualMachineInstance,
 } from './resource-types.js';
-import { observedVm, onPodNetwork, parseBackendId, podAddresses, sizeOf } from './status.js';
+import { backendIdOf, observedVm, onPodNetwork, parseBackendId, podAddresses, sizeOf } from './status.js';
 import { launcherDomainName, virshAgentTransport } from './virsh-agent.js';
 
 export type { KubevirtSettings } from './manifests.js';
@@ -81,7 +81,7 @@ export class KubevirtBackend implements VmBackend {
   private readonly settings: KubevirtSettings;
   private readonly log: Logger;
   private readonly launcherExec: ContainerExec;
-  /** By VMI namespace/name: the launcher pod's addresses for that VMI (replaced with a new VMI). */
+  /** By backend id: the launcher pod's addresses of its current VMI (replaced with a new VMI). */
   private readonly podNetworkAddresses = new Map<
     string,
     { vmiUid: string; addresses: ObservedVm['addresses'] }
@@ -110,7 +110,7 @@ export class KubevirtBackend implements VmBackend {
 
   /** The pod-network addresses of a VMI, looked up once per VMI (a pod's IP never changes). */
   private async launcherAddresses(vmi: VirtualMachineInstance): Promise<ObservedVm['addresses']> {
-    const key = `${vmi.metadata.namespace}/${vmi.metadata.name}`;
+    const key = backendIdOf(vmi.metadata.namespace ?? '', vmi.metadata.name ?? '');
     const known = this.podNetworkAddresses.get(key);
     if (known && known.vmiUid === vmi.metadata.uid) return known.addresses;
     const pod = await findPodNetworkLauncher(this.kube, vmi);
@@ -172,6 +172,7 @@ export class KubevirtBackend implements VmBackend {
    */
   async delete(id: string): Promise<void> {
     const at = parseBackendId(id);
+    this.podNetworkAddresses.delete(id);
     await this.deleteIgnoringAbsence(kubevirtTypes.virtualMachine, at, { propagationPolicy: 'Foreground' });
     // Owned by the VirtualMachine, but a crash during create may have left it without the owner reference.
     await this.deleteIgnoringAbsence(coreTypes.secret, {

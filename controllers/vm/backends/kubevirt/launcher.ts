@@ -11,6 +11,17 @@ import {
 /** The virt-launcher container that runs libvirt and QEMU. */
 export const COMPUTE_CONTAINER = 'compute';
 
+/** The pods labelled as a VMI's launchers (virt-controller's label; anyone who may create pods can set it). */
+async function labelledLaunchers(kube: KubeClient, vmi: VirtualMachineInstance): Promise<Pod[]> {
+  const uid = vmi.metadata.uid;
+  if (!uid) return [];
+  const pods = await kube.list<Pod>(kubevirtTypes.pod, {
+    namespace: vmi.metadata.namespace,
+    labelSelector: `${LAUNCHER_CREATED_BY_LABEL}=${uid}`,
+  });
+  return pods.items;
+}
+
 /**
  * The running virt-launcher pod of a VMI. During a live migration two run; the one on the VMI's
  * node (which `status.activePods` also lists) is the source that still owns the guest.
@@ -19,14 +30,9 @@ export async function findLauncherPod(
   kube: KubeClient,
   vmi: VirtualMachineInstance,
 ): Promise<Pod | undefined> {
-  const uid = vmi.metadata.uid;
-  if (!uid) return undefined;
-  const pods = await kube.list<Pod>(kubevirtTypes.pod, {
-    namespace: vmi.metadata.namespace,
-    labelSelector: `${LAUNCHER_CREATED_BY_LABEL}=${uid}`,
-  });
+  const pods = await labelledLaunchers(kube, vmi);
   const active = new Set(Object.keys(vmi.status?.activePods ?? {}));
-  const running = pods.items.filter(
+  const running = pods.filter(
     (pod) => pod.status?.phase === 'Running' && (active.size === 0 || active.has(pod.metadata.uid ?? '')),
   );
   return running.find((pod) => pod.spec?.nodeName === vmi.status?.nodeName) ?? running[0];
@@ -43,12 +49,7 @@ export async function findPodNetworkLauncher(
   vmi: VirtualMachineInstance,
 ): Promise<Pod | undefined> {
   const uid = vmi.metadata.uid;
-  if (!uid) return undefined;
-  const pods = await kube.list<Pod>(kubevirtTypes.pod, {
-    namespace: vmi.metadata.namespace,
-    labelSelector: `${LAUNCHER_CREATED_BY_LABEL}=${uid}`,
-  });
-  const candidates = pods.items.filter(
+  const candidates = (await labelledLaunchers(kube, vmi)).filter(
     (pod) =>
       pod.status?.phase === 'Running' &&
       !pod.metadata.deletionTimestamp &&
