@@ -1,4 +1,5 @@
 import type { Hex } from 'viem';
+import { AccessCredentialNFTAbi } from '../../../contracts/generated/artifacts.js';
 import { encryptUserSignature, publicKeyFromPrivateKey } from '../../../lib/crypto/index.js';
 import { anvilPrivateKey } from './anvil.js';
 import type { LocalChain } from './local-chain.js';
@@ -17,4 +18,21 @@ export async function buyAsCustomer(chain: LocalChain, buyer: number, signature:
   });
   await chain.anvil.mine(1);
   return subscriptionId;
+}
+
+/** Anvil account `holder` transfers NFT `tokenId` to `to`, with a block mined on top (the watcher's confirmation). */
+export async function transferNft(
+  chain: LocalChain,
+  holder: number,
+  to: Hex,
+  tokenId: bigint,
+): Promise<void> {
+  const hash = await chain.wallet(holder).writeContract({
+    address: chain.deployment.nft,
+    abi: AccessCredentialNFTAbi,
+    functionName: 'transferFrom',
+    args: [chain.wallet(holder).account.address, to, tokenId],
+  });
+  await chain.publicClient.waitForTransactionReceipt({ hash });
+  await chain.anvil.mine(1);
 }

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Hex } from 'viem';
 import { extendSubscription } from '../../../contracts/deploy.js';
-import { AccessCredentialNFTAbi, BlockhostSubscriptionsAbi } from '../../../contracts/generated/artifacts.js';
+import { BlockhostSubscriptionsAbi } from '../../../contracts/generated/artifacts.js';
 import { registerControllers } from '../../../controllers/setup.js';
 import type { BackendFactory } from '../../../controllers/vm/backends/provider.js';
 import { examplePlan } from '../../../lib/api/v1alpha1/examples.js';
@@ -35,6 +35,7 @@ import { RuntimeMetrics } from '../../../lib/runtime/metrics.js';
 import { anvilPrivateKey } from '../chain/anvil.js';
 import { adminCredentialMinted, LOCAL_HOSTNAME, useLocalChain } from '../chain/host-config.js';
 import { startLocalChain, type LocalChain } from '../chain/local-chain.js';
+import { transferNft } from '../chain/purchase.js';
 import {
   CLUSTER_LOCK_WAIT_MS,
   claimHostConfig,
@@ -348,14 +349,7 @@ export function describePurchaseFlow(
       }
 
       const to = chain.wallet(6).account.address;
-      const hash = await chain.wallet(4).writeContract({
-        address: chain.deployment.nft,
-        abi: AccessCredentialNFTAbi,
-        functionName: 'transferFrom',
-        args: [buyer, to, tokenId],
-      });
-      await chain.publicClient.waitForTransactionReceipt({ hash });
-      await chain.anvil.mine(1);
+      await transferNft(chain, 4, to, tokenId);
       await eventually('VM owner follows', async () => (await vm()).spec.ownerWallet === to, 60_000);
       if (backend.gecos) {
         await eventually(

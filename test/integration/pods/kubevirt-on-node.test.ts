@@ -5,7 +5,6 @@
 // pods/exec → API server → kubelet → `virsh` in that pod, whose guest is the simulator's.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Hex } from 'viem';
-import { AccessCredentialNFTAbi } from '../../../contracts/generated/artifacts.js';
 import {
   kubevirtTypes,
   type Pod,
@@ -20,7 +19,7 @@ import {
 import { decryptConnectionDetails, signMessage } from '../../../lib/crypto/index.js';
 import { KubeClient } from '../../../lib/kube/client.js';
 import { anvilPrivateKey } from '../../harness/chain/anvil.js';
-import { buyAsCustomer } from '../../harness/chain/purchase.js';
+import { buyAsCustomer, transferNft } from '../../harness/chain/purchase.js';
 import { startLocalChain, type LocalChain } from '../../harness/chain/local-chain.js';
 import { eventually } from '../../harness/kube.js';
 import { startExecRelay, type ExecRelay } from '../../harness/kubevirt/exec-relay.js';
@@ -143,14 +142,7 @@ describe('the KubeVirt backend from the chart on a real node', () => {
     const buyer = chain.wallet(4).account.address;
     await eventually('GECOS in the guest', () => gecosIs(`wallet=${buyer},nft=${tokenId}`), 120_000);
     const to = chain.wallet(6).account.address;
-    const hash = await chain.wallet(4).writeContract({
-      address: chain.deployment.nft,
-      abi: AccessCredentialNFTAbi,
-      functionName: 'transferFrom',
-      args: [buyer, to, tokenId],
-    });
-    await chain.publicClient.waitForTransactionReceipt({ hash });
-    await chain.anvil.mine(1);
+    await transferNft(chain, 4, to, tokenId);
     await eventually('GECOS follows the NFT', () => gecosIs(`wallet=${to},nft=${tokenId}`), 120_000);
   }, 300_000);
 
